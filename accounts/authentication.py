@@ -1,0 +1,60 @@
+"""`Authorization: Bearer tok_...` for API calls."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from accounts.models import ApiToken, User
+from accounts.tokens import TOKEN_PREFIX, token_digest
+
+# Writing last_used_at on every request would turn each read into a write;
+# once a minute is enough to tell live tokens from dead ones.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        parts = header.split()
+        if not parts or parts[0].lower() != self.keyword.lower():
+            return None
+        if len(parts) != 2 or not parts[1].startswith(TOKEN_PREFIX):
+            raise exceptions.AuthenticationFailed("Malformed bearer token.")
+        return self._authenticate_token(parts[1])
+
+    def _authenticate_token(self, token: str) -> tuple[User, ApiToken]:
+        try:
+            api_token = ApiToken.objects.select_related("user").get(digest=token_digest(token))
+        except ApiToken.DoesNotExist:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        now = timezone.now()
+        if not api_token.is_usable(now):
+            raise exceptions.AuthenticationFailed("Token revoked or expired.")
+        if not api_token.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive.")
+        self._touch(api_token, now)
+        return api_token.user, api_token
+
+    @staticmethod
+    def _touch(api_token: ApiToken, now: Any) -> None:
+        last = api_token.last_used_at
+        if last is None or now - last >= LAST_USED_RESOLUTION:
+            # Conditional so concurrent requests write once, not once each.
+            ApiToken.objects.filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION),
+                pk=api_token.pk,
+            ).update(last_used_at=now)
+            api_token.last_used_at = now
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="api"'

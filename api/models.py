@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def job_image_path(instance: Job, filename: str) -> str:
+    # The client's file name is never used: it may be anything.
+    now = timezone.now()
+    return f"inputs/{now:%Y/%m/%d}/{instance.id.hex}"
+
+
+class Job(models.Model):
+    """One image to solve, from submission to a terminal state."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+
+    class Detail(models.TextChoices):
+        LOW = "low"
+        HIGH = "high"
+        AUTO = "auto"
+
+    # Random UUID4: opaque and unguessable (122 random bits).
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+
+    # Input
+    prompt = models.TextField(blank=True)
+    model = models.CharField(max_length=64)
+    detail = models.CharField(max_length=8, choices=Detail.choices, default=Detail.AUTO)
+    metadata = models.JSONField(default=dict, blank=True)
+    webhook_url = models.URLField(max_length=2048, blank=True)
+    image = models.FileField(upload_to=job_image_path, max_length=255, blank=True)
+    image_format = models.CharField(max_length=8, blank=True)
+    image_bytes = models.PositiveIntegerField(default=0)
+    image_width = models.PositiveIntegerField(default=0)
+    image_height = models.PositiveIntegerField(default=0)
+    request_id = models.CharField(max_length=128, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    # SHA-256 of the normalised request, to tell a replay from a different
+    # request that reuses a key.
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+
+    # Outcome
+    result = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    # Life cycle
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # A running job not finished by then is recovered by the maintenance task.
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # Last time the solve task was published (re-published for stuck jobs).
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="api_job_user_idempotency_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "succeeded", "failed", "canceled"]),
+                name="api_job_status_valid",
+            ),
+        ]
+        indexes = [
+            # GET /api/v1/jobs: one user's jobs newest first (cursor pagination).
+            models.Index(fields=["user", "-created_at"], name="api_job_user_created"),
+            # Stuck-job recovery: jobs queued/running since before a threshold.
+            models.Index(fields=["status", "updated_at"], name="api_job_status_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL

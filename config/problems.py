@@ -1,0 +1,209 @@
+"""RFC 9457 problem details for every API error.
+
+Each problem has a stable `type` URI (under PROBLEM_BASE), a `title`, the HTTP
+`status`, a human `detail`, the `instance` (request path) and the request ID;
+validation problems add `errors` {field: [messages]}. Stack traces are shown
+only when DEBUG is on.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from config.request_id import get_request_id
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://imagesolve.dev/problems/"
+
+# DRF exception class -> stable problem slug.
+_SLUGS: dict[type[exceptions.APIException], str] = {
+    exceptions.ValidationError: "validation-error",
+    exceptions.ParseError: "malformed-request",
+    exceptions.AuthenticationFailed: "authentication-failed",
+    exceptions.NotAuthenticated: "not-authenticated",
+    exceptions.PermissionDenied: "permission-denied",
+    exceptions.NotFound: "not-found",
+    exceptions.MethodNotAllowed: "method-not-allowed",
+    exceptions.NotAcceptable: "not-acceptable",
+    exceptions.UnsupportedMediaType: "unsupported-media-type",
+    exceptions.Throttled: "rate-limited",
+}
+
+
+class Problem(exceptions.APIException):
+    """An API error with its own problem type. Raise it (or a subclass) from
+    services and views: `raise Problem(status=409, slug="conflict", detail=...)`.
+    `extra` members are added to the body; `headers` to the response."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        slug: str,
+        detail: str,
+        title: str | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=detail)
+        self.status_code = status
+        self.slug = slug
+        self.title = title or slug.replace("-", " ").capitalize()
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+def problem_type(slug: str) -> str:
+    return PROBLEM_BASE + slug
+
+
+def problem_body(
+    *,
+    status_code: int,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": problem_type(slug),
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+        "instance": instance,
+        "request_id": get_request_id(),
+    }
+    if extra:
+        body.update(extra)
+    return body
+
+
+def _flatten_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error structure as {"field.sub": ["message", ...]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            for k, v in _flatten_errors(value, name).items():
+                out.setdefault(k, []).extend(v)
+    elif isinstance(data, list):
+        if all(not isinstance(item, (dict, list)) for item in data):
+            out[prefix or "non_field_errors"] = [str(item) for item in data]
+        else:
+            for i, item in enumerate(data):
+                for k, v in _flatten_errors(item, f"{prefix}.{i}" if prefix else str(i)).items():
+                    out.setdefault(k, []).extend(v)
+    else:
+        out[prefix or "non_field_errors"] = [str(data)]
+    return out
+
+
+def _slug_for(exc: exceptions.APIException) -> str:
+    for cls in type(exc).__mro__:
+        if cls in _SLUGS:
+            return _SLUGS[cls]
+    return "error"
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    request = context.get("request")
+    instance = request.get_full_path() if request is not None else ""
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    headers: dict[str, str] = {}
+    if isinstance(exc, Problem):
+        body = problem_body(
+            status_code=exc.status_code,
+            slug=exc.slug,
+            title=exc.title,
+            detail=str(exc.detail),
+            instance=instance,
+            extra=exc.extra,
+        )
+        headers.update(exc.headers)
+        status_code = exc.status_code
+    elif isinstance(exc, exceptions.APIException):
+        status_code = exc.status_code
+        slug = _slug_for(exc)
+        extra: dict[str, Any] = {}
+        if isinstance(exc, exceptions.ValidationError):
+            extra["errors"] = _flatten_errors(exc.detail)
+            detail = "The request has invalid fields; see errors."
+            non_field = extra["errors"].get("non_field_errors")
+            if non_field and len(extra["errors"]) == 1:
+                detail = " ".join(non_field)
+        elif isinstance(exc.detail, (dict, list)):
+            extra["errors"] = _flatten_errors(exc.detail)
+            detail = "The request was refused; see errors."
+        else:
+            detail = str(exc.detail)
+        body = problem_body(
+            status_code=status_code,
+            slug=slug,
+            title=_title(exc, status_code),
+            detail=detail,
+            instance=instance,
+            extra=extra,
+        )
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+        wait = getattr(exc, "wait", None)
+        if wait is not None:
+            headers["Retry-After"] = str(int(max(wait, 1)))
+    else:
+        logger.exception("Unhandled error in %s", instance, exc_info=exc)
+        status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+        extra = {}
+        if settings.DEBUG:
+            extra["traceback"] = traceback.format_exception(exc)
+        body = problem_body(
+            status_code=status_code,
+            slug="internal-error",
+            title="Internal server error",
+            detail="The server failed to handle the request; quote the request_id to support.",
+            instance=instance,
+            extra=extra,
+        )
+
+    response = Response(body, status=status_code, headers=headers, content_type=CONTENT_TYPE)
+    # An authentication-failed 401 would otherwise be turned into 403 by DRF.
+    return response
+
+
+def _title(exc: exceptions.APIException, status_code: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return type(exc).__name__
+
+
+def problem_response(
+    request: HttpRequest, *, status_code: int, slug: str, title: str, detail: str
+) -> JsonResponse:
+    """A problem from plain Django code (handlers, health checks)."""
+    body = problem_body(
+        status_code=status_code,
+        slug=slug,
+        title=title,
+        detail=detail,
+        instance=request.get_full_path(),
+    )
+    return JsonResponse(body, status=status_code, content_type=CONTENT_TYPE)

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config import handlers, health
+
+api_v1 = [
+    path("accounts/", include("accounts.urls")),
+    path("", include("api.urls")),
+    path("", include("api.webhooks.urls")),
+    path("billing/", include("billing.urls")),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1/", include(api_v1)),
+    # Anything else under /api/ is a problem+json 404, in DEBUG too.
+    re_path(r"^api/", handlers.api_not_found),
+]
+
+handler404 = "config.handlers.not_found"
+handler500 = "config.handlers.server_error"

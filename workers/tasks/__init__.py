@@ -1,0 +1,6 @@
+"""Task entry points, one module per queue; imported here so that Celery's
+autodiscovery (which imports `workers.tasks`) registers them all."""
+
+from workers.tasks import health
+
+__all__ = ["health"]
