@@ -13,6 +13,10 @@ def job_image_path(instance: Job, filename: str) -> str:
     return f"inputs/{now:%Y/%m/%d}/{instance.id.hex}"
 
 
+def default_webhook_events() -> list[str]:
+    return ["completed"]
+
+
 class Job(models.Model):
     """One image to solve, from submission to a terminal state."""
 
@@ -41,6 +45,9 @@ class Job(models.Model):
     detail = models.CharField(max_length=8, choices=Detail.choices, default=Detail.AUTO)
     metadata = models.JSONField(default=dict, blank=True)
     webhook_url = models.URLField(max_length=2048, blank=True)
+    # Which events reach the webhook: "completed" (terminal states, the
+    # default) and optionally "started".
+    webhook_events = models.JSONField(default=default_webhook_events, blank=True)
     image = models.FileField(upload_to=job_image_path, max_length=255, blank=True)
     image_format = models.CharField(max_length=8, blank=True)
     image_bytes = models.PositiveIntegerField(default=0)

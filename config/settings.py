@@ -297,11 +297,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_POOL_LIMIT = env_int("CELERY_BROKER_POOL_LIMIT", 50)
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+# Everything not listed runs on the default queue, `maintenance` (beat tasks).
 CELERY_TASK_ROUTES = {
-    "workers.tasks.solve.*": {"queue": "solve"},
-    "workers.tasks.webhooks.*": {"queue": "webhooks"},
-    "workers.tasks.maintenance.*": {"queue": "maintenance"},
-    "workers.tasks.health.*": {"queue": "maintenance"},
+    "workers.tasks.solve.solve_job_task": {"queue": "solve"},
+    "workers.tasks.webhooks.deliver_webhook_task": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Eager mode exists only for unit tests that call .delay(); never in a server.

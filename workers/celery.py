@@ -14,12 +14,17 @@ from typing import Any
 from celery import Celery, Task, signals
 from kombu import Queue
 
+from workers.schedule import BEAT_SCHEDULE
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("imagesolve")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue("solve"), Queue("webhooks"), Queue("maintenance")]
 app.autodiscover_tasks()
+# Written into django-celery-beat's tables when beat starts (visible and
+# editable in the admin); see workers/schedule.py.
+app.conf.beat_schedule = BEAT_SCHEDULE
 
 REQUEST_ID_HEADER = "request_id"
 

@@ -33,7 +33,7 @@ def test_tasks_are_routed_to_their_queues() -> None:
     from workers.celery import app
 
     router = app.amqp.router
-    assert router.route({}, "workers.tasks.health.ping_task")["queue"].name == "maintenance"
+    assert router.route({}, "workers.tasks.health.ping_task")["queue"].name == "maintenance"  # the default
     assert router.route({}, "workers.tasks.solve.solve_job_task")["queue"].name == "solve"
     assert router.route({}, "workers.tasks.webhooks.deliver_webhook_task")["queue"].name == "webhooks"
 

@@ -1,0 +1,18 @@
+"""The one place job transitions announce themselves to the rest of the
+system (webhooks). Called by the job services inside the transaction of each
+transition, so an event exists if and only if the transition committed."""
+
+from __future__ import annotations
+
+from api.models import Job
+
+STARTED = "job.started"
+SUCCEEDED = "job.succeeded"
+FAILED = "job.failed"
+CANCELED = "job.canceled"
+
+
+def job_event_publish(*, job: Job, event_type: str) -> None:
+    from api.webhooks.services import webhook_deliveries_create_for_event
+
+    webhook_deliveries_create_for_event(job=job, event_type=event_type)
