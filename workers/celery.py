@@ -12,15 +12,19 @@ import os
 from typing import Any
 
 from celery import Celery, Task, signals
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from workers.schedule import BEAT_SCHEDULE
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+QUEUES = ("solve", "webhooks", "maintenance")
+
 app = Celery("imagesolve")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue("solve"), Queue("webhooks"), Queue("maintenance")]
+# Each queue with its own direct exchange and routing key: a bare Queue(name)
+# would inherit the default queue's exchange and key.
+app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]
 app.autodiscover_tasks()
 # Written into django-celery-beat's tables when beat starts (visible and
 # editable in the admin); see workers/schedule.py.

@@ -36,6 +36,9 @@ def test_tasks_are_routed_to_their_queues() -> None:
     assert router.route({}, "workers.tasks.health.ping_task")["queue"].name == "maintenance"  # the default
     assert router.route({}, "workers.tasks.solve.solve_job_task")["queue"].name == "solve"
     assert router.route({}, "workers.tasks.webhooks.deliver_webhook_task")["queue"].name == "webhooks"
+    for name in ("solve", "webhooks", "maintenance"):
+        queue = app.amqp.queues[name]
+        assert (queue.exchange.name, queue.routing_key) == (name, name)
 
 
 def test_the_worker_is_configured_for_safe_redelivery() -> None:
