@@ -1,0 +1,85 @@
+"""Settings come from the environment and refuse unsafe or nonsensical values.
+Each case imports config.settings in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.env import env_bool
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _settings(env: dict[str, str], expr: str = "None") -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "LOG_", "SECURE_"))
+    }
+    clean.update(env)
+    code = f"import json, config.settings as s; print(json.dumps({expr}, default=str))"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off() -> None:
+    result = _settings({"DJANGO_DEBUG": "0"})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is required" in result.stderr
+
+
+def test_it_rejects_a_nonsense_boolean() -> None:
+    result = _settings({"DJANGO_DEBUG": "maybe"})
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_production_defaults_are_strict() -> None:
+    result = _settings(
+        {"DJANGO_SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "api.example.com"},
+        "[s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
+        " s.SECURE_HSTS_SECONDS]",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [False, True, True, True, 31536000]
+
+
+def test_database_url_selects_postgresql() -> None:
+    result = _settings(
+        {"DJANGO_DEBUG": "1", "DATABASE_URL": "postgres://u:p@db.example:5432/imagesolve"},
+        "s.DATABASES['default']['ENGINE']",
+    )
+    assert json.loads(result.stdout) == "django.db.backends.postgresql"
+
+
+def test_without_database_url_sqlite_is_tuned_for_concurrent_writers(tmp_path) -> None:
+    result = _settings(
+        {"DJANGO_DEBUG": "1", "SQLITE_PATH": str(tmp_path / "db.sqlite3")},
+        "s.DATABASES['default']['OPTIONS']",
+    )
+    options = json.loads(result.stdout)
+    assert options["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in options["init_command"]
+    assert "busy_timeout" in options["init_command"]
+
+
+def test_without_redis_url_the_embedded_server_socket_is_used(tmp_path) -> None:
+    result = _settings(
+        {"DJANGO_DEBUG": "1", "REDIS_URL": "", "EMBEDDED_REDIS_DIR": str(tmp_path)},
+        "[s.REDIS_URL, s.CELERY_BROKER_URL]",
+    )
+    assert json.loads(result.stdout) == [
+        f"unix://{tmp_path}/redis.sock",
+        f"redis+socket://{tmp_path}/redis.sock",
+    ]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), ("Off", False), ("", False)])
+def test_env_bool_accepts_the_usual_spellings(monkeypatch, raw: str, expected: bool) -> None:
+    monkeypatch.setenv("SOME_FLAG", raw)
+    assert env_bool("SOME_FLAG") is expected
