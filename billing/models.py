@@ -13,6 +13,9 @@ class UsageRecord(models.Model):
 
     job = models.OneToOneField("api.Job", on_delete=models.PROTECT, related_name="usage")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
+    # Set once, by usage_record_create, under a lock on the period row (see
+    # billing/services.py); the roll freezes a period's totals from these.
+    period = models.ForeignKey("BillingPeriod", on_delete=models.PROTECT, related_name="usage_records")
     model = models.CharField(max_length=64)
     input_tokens = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(default=0)
@@ -29,8 +32,10 @@ class UsageRecord(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            # Usage list and period totals: one user's records by time.
+            # Usage list (newest first, cursor pagination) and date filters.
             models.Index(fields=["user", "-created_at"], name="billing_usage_user_created"),
+            # (Freezing totals and the summary's per-day breakdown use the
+            # index Django creates for the `period` foreign key.)
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(cost_micros__gte=0), name="billing_usage_cost_nonneg"),
@@ -58,7 +63,8 @@ class BillingPeriod(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
-    # Frozen on close.
+    # Running totals while open (usage_record_create adds to them), recomputed
+    # from the usage records and frozen on close.
     jobs_count = models.PositiveIntegerField(default=0)
     input_tokens = models.BigIntegerField(default=0)
     cached_tokens = models.BigIntegerField(default=0)
@@ -71,6 +77,20 @@ class BillingPeriod(models.Model):
             models.UniqueConstraint(fields=["user", "starts_at"], name="billing_period_user_month_unique"),
             models.CheckConstraint(
                 condition=models.Q(ends_at__gt=models.F("starts_at")), name="billing_period_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["open", "closed", "paid", "overdue"]),
+                name="billing_period_status_valid",
+            ),
+            # Past `open`, a period has been closed and has a due date...
+            models.CheckConstraint(
+                condition=models.Q(status="open") | models.Q(closed_at__isnull=False, due_at__isnull=False),
+                name="billing_period_closed_has_dates",
+            ),
+            # ...and a paid one says when.
+            models.CheckConstraint(
+                condition=~models.Q(status="paid") | models.Q(paid_at__isnull=False),
+                name="billing_period_paid_has_date",
             ),
         ]
         indexes = [

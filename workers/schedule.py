@@ -7,4 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.schedules import crontab
+
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+# Billing: close ended periods and open the month's (hourly, so a missed
+# run at the month's turn is made up within the hour; idempotent), then
+# mark unpaid periods overdue once past their due date.
+BEAT_SCHEDULE["roll-billing-periods"] = {
+    "task": "workers.tasks.billing.roll_billing_periods_task",
+    "schedule": crontab(minute="5"),
+}
+BEAT_SCHEDULE["mark-overdue-periods"] = {
+    "task": "workers.tasks.billing.mark_overdue_periods_task",
+    "schedule": crontab(minute="15"),
+}

@@ -1,6 +1,7 @@
 """Task entry points, one module per queue; imported here so that Celery's
 autodiscovery (which imports `workers.tasks`) registers them all."""
 
+from workers.tasks import billing as billing
 from workers.tasks import health
 
 __all__ = ["health"]
