@@ -98,3 +98,46 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > now
+
+
+class InviteCode(models.Model):
+    """A single-use registration code, created by staff. Using it records who
+    registered with it and when; the claim is a conditional UPDATE, so two
+    concurrent registrations cannot both use one code."""
+
+    code = models.CharField(max_length=32, unique=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="invite_codes_created"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.OneToOneField(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="invite_code_used",
+    )
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            # A code with a user but no time (or the reverse) would be neither
+            # usable nor accounted for. used_by may become NULL later, when
+            # the user is deleted; the code stays used.
+            models.CheckConstraint(
+                condition=models.Q(used_by__isnull=True) | models.Q(used_at__isnull=False),
+                name="accounts_invite_used_by_has_used_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def is_used(self) -> bool:
+        return self.used_at is not None
+
+    def is_expired(self, now: Any = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())

@@ -4,6 +4,7 @@ changes behaviour. See docs/configuration.md for the full list of variables."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -231,7 +232,7 @@ _RENDERERS = ["rest_framework.renderers.JSONRenderer"]
 if DEBUG:
     _RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -263,6 +264,28 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Accounts -------------------------------------------------------------------------
+# Throttles count in the Redis cache. Login is limited per client IP (every
+# attempt) and per account (failed attempts only, so a brute force on one
+# account cannot be spread over many IPs). Rates are "N/second|minute|hour|day".
+# https://www.django-rest-framework.org/api-guide/throttling/
+
+ACCOUNTS_THROTTLE_RATES = {
+    "accounts_login_ip": env_str("THROTTLE_LOGIN_IP", "20/min"),
+    "accounts_login_account": env_str("THROTTLE_LOGIN_ACCOUNT", "10/hour"),
+    "accounts_register": env_str("THROTTLE_REGISTER", "20/hour"),
+    "accounts_email_ip": env_str("THROTTLE_EMAIL_IP", "10/hour"),
+    "accounts_email_address": env_str("THROTTLE_EMAIL_ADDRESS", "3/hour"),
+}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update(ACCOUNTS_THROTTLE_RATES)
+# Client IPs for throttling come from REMOTE_ADDR unless this many proxies
+# append to X-Forwarded-For; DRF's default trusts the header as sent.
+REST_FRAMEWORK["NUM_PROXIES"] = env_int("NUM_PROXIES", 0)
+# Email verification links are signed and stop working after this many seconds.
+EMAIL_VERIFICATION_MAX_AGE = env_int("EMAIL_VERIFICATION_MAX_AGE", 24 * 3600)
+# Password reset links (Django's token generator) stop working after this many seconds.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600)
 
 # --- Celery -------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html

@@ -1,0 +1,47 @@
+"""The account emails: plain text, short, one absolute link each."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.mail import send_mail
+
+from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+VERIFY_EMAIL_PATH = "/api/v1/accounts/verify-email"
+PASSWORD_RESET_CONFIRM_PATH = "/api/v1/accounts/password/reset/confirm"  # noqa: S105 - a path
+
+
+def _send(*, to: str, subject: str, body: str) -> None:
+    # The account change is committed before the mail goes out; a mail server
+    # that is down must not turn it into a 500. The user can ask again.
+    try:
+        send_mail(subject, body, None, [to])
+    except Exception:
+        logger.exception("Could not send %r to a user", subject)
+
+
+def send_verification_email(*, user: User, token: str, base_url: str) -> None:
+    link = f"{base_url}{VERIFY_EMAIL_PATH}?{urlencode({'token': token})}"
+    hours = settings.EMAIL_VERIFICATION_MAX_AGE // 3600
+    body = (
+        "Welcome to ImageSolve.\n\n"
+        f"Confirm your email address by opening this link within {hours} hours:\n\n{link}\n\n"
+        "If you did not create an account, ignore this email.\n"
+    )
+    _send(to=user.email, subject="Confirm your email address", body=body)
+
+
+def send_password_reset_email(*, user: User, uid: str, token: str, base_url: str) -> None:
+    link = f"{base_url}{PASSWORD_RESET_CONFIRM_PATH}?{urlencode({'uid': uid, 'token': token})}"
+    body = (
+        "Someone asked to reset the password of your ImageSolve account.\n\n"
+        f"To choose a new password, POST uid, token and new_password to:\n\n{link}\n\n"
+        f"uid: {uid}\ntoken: {token}\n\n"
+        "If it was not you, ignore this email; your password stays the same.\n"
+    )
+    _send(to=user.email, subject="Reset your password", body=body)

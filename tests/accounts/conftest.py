@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.core import mail
+from rest_framework.test import APIClient
+
+from accounts.models import InviteCode
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == f"https://imagesolve.dev/problems/{slug}"
+    assert body["status"] == status
+    assert body["detail"]
+    return body
+
+
+def link_from_last_email(to: str) -> str:
+    """The path and query of the link in the last email sent to `to`."""
+    message = [m for m in mail.outbox if to in m.to][-1]
+    url = re.search(r"https?://\S+", message.body)
+    assert url, message.body
+    parts = urlsplit(url.group(0))
+    return f"{parts.path}?{parts.query}"
+
+
+@pytest.fixture
+def invite(db: None) -> InviteCode:
+    return InviteCode.objects.create(code="WELCOME123")
+
+
+@pytest.fixture
+def alice_session(alice: Any) -> APIClient:
+    api = APIClient()
+    api.force_login(alice)
+    return api
+
+
+@pytest.fixture
+def bob_session(bob: Any) -> APIClient:
+    api = APIClient()
+    api.force_login(bob)
+    return api
