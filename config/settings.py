@@ -393,3 +393,28 @@ if env_str("MODEL_PRICES"):
 
     MODEL_PRICES = json.loads(env_str("MODEL_PRICES"))
 BILLING_DUE_DAYS = env_int("BILLING_DUE_DAYS", 14)
+
+# --- Webhooks -----------------------------------------------------------------------------
+# Standard Webhooks (https://www.standardwebhooks.com/); see docs/webhooks.md.
+
+# Loopback and private ranges are refused as webhook targets (SSRF) unless this
+# is on; link-local (cloud metadata, 169.254.169.254) is refused regardless.
+# `make run` and the test suite turn it on so a local receiver can be tried.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+WEBHOOK_CONNECT_TIMEOUT_S = env_int("WEBHOOK_CONNECT_TIMEOUT_S", 5)
+# Whole attempt (connect, send, headers, body): a slow receiver holds a worker
+# thread at most this long.
+WEBHOOK_TOTAL_TIMEOUT_S = env_int("WEBHOOK_TOTAL_TIMEOUT_S", 15)
+WEBHOOK_RESPONSE_BODY_MAX_BYTES = env_int("WEBHOOK_RESPONSE_BODY_MAX_BYTES", 2048)
+WEBHOOK_SECRET_ROTATION_OVERLAP_S = env_int("WEBHOOK_SECRET_ROTATION_OVERLAP_S", 24 * 3600)
+# Seconds before each attempt, counted from the previous failure (the first is
+# immediate): the Standard Webhooks schedule. Each wait gets +-10 % jitter.
+WEBHOOK_RETRY_SCHEDULE_S = [
+    int(s) for s in env_list("WEBHOOK_RETRY_SCHEDULE_S", "0,5,300,1800,7200,18000,36000,50400,72000,86400")
+]
+# A Retry-After longer than this is capped (a receiver cannot park a delivery forever).
+WEBHOOK_RETRY_AFTER_MAX_S = env_int("WEBHOOK_RETRY_AFTER_MAX_S", 24 * 3600)
+# A claimed delivery whose attempt has not been recorded after this long (its
+# worker died) is dispatched again. Must exceed WEBHOOK_TOTAL_TIMEOUT_S.
+WEBHOOK_LEASE_S = env_int("WEBHOOK_LEASE_S", 120)
+WEBHOOK_DISPATCH_BATCH = env_int("WEBHOOK_DISPATCH_BATCH", 500)

@@ -21,3 +21,8 @@ BEAT_SCHEDULE["mark-overdue-periods"] = {
     "task": "workers.tasks.billing.mark_overdue_periods_task",
     "schedule": crontab(minute="15"),
 }
+# Webhook attempts that are due (first attempts, retries, leases expired).
+BEAT_SCHEDULE["dispatch-due-webhooks"] = {
+    "task": "workers.tasks.webhooks.dispatch_due_webhooks_task",
+    "schedule": 5.0,
+}

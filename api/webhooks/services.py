@@ -1,9 +1,381 @@
+"""Webhook secrets, settings and deliveries.
+
+A delivery is recorded in the transaction of the job transition that caused
+it, then published to the `webhooks` queue after commit. Retries are not
+Celery retries: a failed attempt writes the time of the next one
+(`next_attempt_at`) and `webhook_deliveries_dispatch_due`, run by beat every
+few seconds, publishes what is due. Each attempt number is claimed with a
+conditional update, so duplicate messages (broker redelivery, two dispatchers,
+a redelivery racing the dispatcher) never send the same attempt twice.
+"""
+
 from __future__ import annotations
 
+import json
+import logging
+import random
+import time
+import uuid
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
 from api.models import Job
+from api.webhooks import sender
+from api.webhooks.models import WebhookAccount, WebhookAttempt, WebhookDelivery
+from api.webhooks.signing import USER_AGENT, secret_generate, signed_headers
+from api.webhooks.validation import validate_webhook_url, webhook_target_resolve
+
+logger = logging.getLogger(__name__)
+
+STARTED = "job.started"
+# Job event type -> the name clients use in webhook_events.
+EVENT_FILTER = {
+    STARTED: "started",
+    "job.succeeded": "completed",
+    "job.failed": "completed",
+    "job.canceled": "completed",
+}
+WEBHOOK_EVENTS = ("completed", "started")
 
 
-def webhook_deliveries_create_for_event(*, job: Job, event_type: str) -> None:
-    """Record the webhook deliveries a job event causes (none yet: the
-    webhooks feature fills this in)."""
-    return None
+# --- Account: secret and default URL ---------------------------------------------------
+
+
+def webhook_account_get_or_create(*, user: User) -> WebhookAccount:
+    """The user's webhook account, with a fresh secret on first use."""
+    account, _ = WebhookAccount.objects.get_or_create(user=user, defaults={"secret": secret_generate()})
+    return account
+
+
+def webhook_secret_rotate(*, user: User) -> WebhookAccount:
+    webhook_account_get_or_create(user=user)
+    with transaction.atomic():
+        # Locked so two rotations at once cannot both keep the same "previous"
+        # secret and lose the one in between.
+        account = WebhookAccount.objects.select_for_update().get(user=user)
+        now = timezone.now()
+        account.previous_secret = account.secret
+        account.previous_secret_expires_at = now + timedelta(
+            seconds=settings.WEBHOOK_SECRET_ROTATION_OVERLAP_S
+        )
+        account.secret = secret_generate()
+        account.secret_created_at = now
+        account.save(
+            update_fields=[
+                "previous_secret",
+                "previous_secret_expires_at",
+                "secret",
+                "secret_created_at",
+                "updated_at",
+            ]
+        )
+    return account
+
+
+def webhook_settings_update(
+    *, user: User, default_url: str | None = None, default_events: list[str] | None = None
+) -> WebhookAccount:
+    """Change the account's default URL and/or events (None leaves a value as
+    it is). Setting a URL, even the same one, re-enables it after a 410."""
+    account = webhook_account_get_or_create(user=user)
+    fields = ["updated_at"]
+    if default_url is not None:
+        if default_url:
+            validate_webhook_url(default_url)
+        account.default_url = default_url
+        account.default_url_disabled_at = None
+        account.default_url_disabled_reason = ""
+        fields += ["default_url", "default_url_disabled_at", "default_url_disabled_reason"]
+    if default_events is not None:
+        account.default_events = sorted(set(default_events))
+        fields.append("default_events")
+    account.save(update_fields=fields)
+    return account
+
+
+# --- Deliveries --------------------------------------------------------------------------
+
+
+def _target(job: Job) -> tuple[str, list[str]] | None:
+    """Where a job's events go and which of them: the job's own URL with its
+    events, or else the account's default URL with the events of both."""
+    if job.webhook_url:
+        return job.webhook_url, list(job.webhook_events or [])
+    account = WebhookAccount.objects.filter(user_id=job.user_id).first()
+    if account is None or not account.default_url or account.default_url_disabled_at is not None:
+        return None
+    return account.default_url, sorted({*(job.webhook_events or []), *(account.default_events or [])})
+
+
+def _lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.WEBHOOK_LEASE_S)
+
+
+def webhook_deliveries_create_for_event(*, job: Job, event_type: str) -> list[WebhookDelivery]:
+    """Record the delivery a job event causes (if the job has a webhook for
+    it) and publish its first attempt once the transaction commits.
+
+    Called inside the transaction of the job transition, so the delivery
+    exists if and only if the transition did."""
+    from api.representations import job_representation
+
+    target = _target(job)
+    if target is None or EVENT_FILTER.get(event_type) not in target[1]:
+        return []
+    url = target[0]
+    now = timezone.now()
+    payload = {"type": event_type, "timestamp": now.isoformat(), "data": job_representation(job)}
+    delivery_id = uuid.uuid4()
+    delivery = WebhookDelivery.objects.create(
+        id=delivery_id,
+        webhook_id=f"msg_{delivery_id.hex}",
+        user_id=job.user_id,
+        job=job,
+        event_type=event_type,
+        url=url,
+        body=json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")),
+        request_id=job.request_id,
+        next_attempt_at=now,
+        # Claimed for the publish below; if that message is lost, the
+        # dispatcher takes over when the lease runs out.
+        lease_expires_at=_lease_until(now),
+        created_at=now,
+    )
+    transaction.on_commit(lambda: _publish(delivery, number=1, manual=False))
+    return [delivery]
+
+
+def _publish(delivery: WebhookDelivery, *, number: int, manual: bool) -> None:
+    from workers.tasks.webhooks import deliver_webhook_task
+
+    headers = {"request_id": delivery.request_id} if delivery.request_id else {}
+    try:
+        deliver_webhook_task.apply_async(
+            args=(str(delivery.pk), number), kwargs={"manual": manual}, headers=headers
+        )
+    except Exception:
+        # Runs after commit: failing here would fail the caller (a job
+        # transition) for nothing. The delivery stays due; the dispatcher
+        # publishes it once the lease expires.
+        logger.exception("Could not publish webhook delivery %s; the dispatcher will retry", delivery.pk)
+
+
+def webhook_deliveries_dispatch_due(*, limit: int | None = None) -> int:
+    """Publish the deliveries whose next attempt is due. Returns how many.
+
+    1. Pick pending deliveries due now that no attempt holds (no lease, or
+       its lease expired: the worker died or the message was lost).
+    2. Claim each with a conditional update on the same condition; of two
+       dispatchers running at once, one wins each row.
+    3. Publish the claimed ones as attempt `attempt_count + 1`.
+    """
+    now = timezone.now()
+    due = Q(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now) & (
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+    )
+    candidates = list(
+        WebhookDelivery.objects.filter(due)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[: limit or settings.WEBHOOK_DISPATCH_BATCH]
+    )
+    published = 0
+    for pk in candidates:
+        if not WebhookDelivery.objects.filter(due, pk=pk).update(lease_expires_at=_lease_until(now)):
+            continue
+        delivery = WebhookDelivery.objects.only("pk", "attempt_count", "request_id").get(pk=pk)
+        _publish(delivery, number=delivery.attempt_count + 1, manual=False)
+        published += 1
+    return published
+
+
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again now, with the same webhook-id (and a fresh
+    timestamp and signature); if that fails, the retry schedule starts over."""
+    with transaction.atomic():
+        # Locked: the state is read to number the attempt.
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+        now = timezone.now()
+        delivery.status = WebhookDelivery.Status.PENDING
+        delivery.schedule_step = 0
+        delivery.next_attempt_at = now
+        delivery.lease_expires_at = _lease_until(now)
+        delivery.completed_at = None
+        delivery.save(
+            update_fields=[
+                "status",
+                "schedule_step",
+                "next_attempt_at",
+                "lease_expires_at",
+                "completed_at",
+                "updated_at",
+            ]
+        )
+        number = delivery.attempt_count + 1
+        transaction.on_commit(lambda: _publish(delivery, number=number, manual=True))
+    return delivery
+
+
+# --- One attempt ---------------------------------------------------------------------------
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - timezone.now()).total_seconds(), 0.0)
+
+
+def _next_delay(*, step: int, status_code: int | None, retry_after: str | None) -> float | None:
+    """Seconds until attempt `step` of the schedule (None: schedule exhausted)."""
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE_S
+    if step >= len(schedule):
+        return None
+    # Jitter spreads the retries of many deliveries that failed together.
+    delay: float = schedule[step] * random.uniform(0.9, 1.1)  # noqa: S311 (not security)
+    if status_code in (429, 503):
+        wait = _retry_after_seconds(retry_after)
+        if wait is not None:
+            delay = max(delay, min(wait, settings.WEBHOOK_RETRY_AFTER_MAX_S))
+    return delay
+
+
+def _send(delivery: WebhookDelivery) -> tuple[sender.SendResult, bool]:
+    """Sign and POST the delivery. Returns the result and whether a failure
+    is permanent (the URL is refused)."""
+    try:
+        target, address = webhook_target_resolve(delivery.url)
+    except ValidationError as exc:
+        return sender.SendResult(None, "", "Refused: " + " ".join(exc.messages), 0, None), True
+    except OSError as exc:
+        return sender.SendResult(None, "", f"DNS resolution failed: {exc}", 0, None), False
+    account = webhook_account_get_or_create(user=delivery.user)
+    headers = signed_headers(
+        signing_secrets=account.signing_secrets(),
+        webhook_id=delivery.webhook_id,
+        timestamp=int(time.time()),
+        body=delivery.body,
+    )
+    headers.update({"Content-Type": "application/json", "User-Agent": USER_AGENT})
+    if delivery.request_id:
+        headers["X-Request-ID"] = delivery.request_id
+    result = sender.post(
+        url=delivery.url,
+        target=target,
+        address=address,
+        headers=headers,
+        body=delivery.body,
+        connect_timeout_s=settings.WEBHOOK_CONNECT_TIMEOUT_S,
+        total_timeout_s=settings.WEBHOOK_TOTAL_TIMEOUT_S,
+        max_body_bytes=settings.WEBHOOK_RESPONSE_BODY_MAX_BYTES,
+    )
+    return result, False
+
+
+def _stop_url(delivery: WebhookDelivery, now: datetime) -> None:
+    """410 Gone: the receiver asks us to stop. End the user's other pending
+    deliveries to that URL and disable it if it is their default URL."""
+    reason = "The receiver answered 410 Gone."
+    WebhookDelivery.objects.filter(
+        user_id=delivery.user_id, url=delivery.url, status=WebhookDelivery.Status.PENDING
+    ).exclude(pk=delivery.pk).update(
+        status=WebhookDelivery.Status.FAILED,
+        next_attempt_at=None,
+        lease_expires_at=None,
+        last_error=reason,
+        completed_at=now,
+        updated_at=now,
+    )
+    WebhookAccount.objects.filter(
+        user_id=delivery.user_id, default_url=delivery.url, default_url_disabled_at__isnull=True
+    ).update(default_url_disabled_at=now, default_url_disabled_reason=reason, updated_at=now)
+
+
+def webhook_delivery_attempt(
+    *, delivery_id: uuid.UUID | str, number: int, manual: bool = False, task_id: str = ""
+) -> WebhookAttempt | None:
+    """Make attempt `number` of a delivery, unless someone else did.
+
+    1. Claim: move attempt_count from number - 1 to number while pending. No
+       row updated means another message made (or is making) this attempt,
+       or the delivery ended: do nothing.
+    2. Log the attempt (in flight), then resolve, check, sign and send,
+       outside any transaction.
+    3. Record the outcome on the attempt, and on the delivery unless a newer
+       attempt has claimed it meanwhile: succeeded (2xx); failed (410 Gone,
+       refused URL, schedule exhausted); else pending with the next due time.
+    """
+    now = timezone.now()
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING, attempt_count=number - 1
+    ).update(attempt_count=number, lease_expires_at=_lease_until(now), updated_at=now)
+    if not claimed:
+        logger.info("Webhook delivery %s attempt %s: already made or not pending", delivery_id, number)
+        return None
+    delivery = WebhookDelivery.objects.select_related("user").get(pk=delivery_id)
+    attempt = WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=number,
+        started_at=now,
+        manual=manual,
+        task_id=task_id,
+        request_id=delivery.request_id,
+    )
+
+    result, permanent = _send(delivery)
+
+    now = timezone.now()
+    attempt.finished_at = now
+    attempt.status_code = result.status_code
+    attempt.latency_ms = result.latency_ms
+    attempt.response_body = result.response_body
+    attempt.error = result.error
+    attempt.save(update_fields=["finished_at", "status_code", "latency_ms", "response_body", "error"])
+
+    code = result.status_code
+    error = result.error or (f"HTTP {code}" if code is not None and not 200 <= code < 300 else "")
+    changes: dict[str, Any] = {
+        "last_status_code": code,
+        "last_error": error,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if code is not None and 200 <= code < 300:
+        changes.update(status=WebhookDelivery.Status.SUCCEEDED, next_attempt_at=None, completed_at=now)
+    else:
+        step = delivery.schedule_step + 1
+        delay = None
+        if not permanent and code != 410:
+            delay = _next_delay(step=step, status_code=code, retry_after=result.retry_after)
+        if delay is None:
+            changes.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None, completed_at=now)
+        else:
+            changes.update(schedule_step=step, next_attempt_at=now + timedelta(seconds=delay))
+    with transaction.atomic():
+        WebhookDelivery.objects.filter(pk=delivery.pk, attempt_count=number).update(**changes)
+        if code == 410:
+            _stop_url(delivery, now)
+    logger.info(
+        "Webhook delivery %s attempt %s to %s: %s in %s ms",
+        delivery.webhook_id,
+        number,
+        delivery.url,
+        code if code is not None else error,
+        result.latency_ms,
+    )
+    return attempt

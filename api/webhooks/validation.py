@@ -1,13 +1,130 @@
+"""Where webhooks may go: http(s) URLs whose host resolves only to public
+addresses (SSRF protection).
+
+Checked twice: when a URL is accepted (submission, account settings) and again
+before every delivery attempt, after a fresh DNS resolution, so a name that
+later resolves to an internal address (DNS rebinding) is caught; the sender
+then connects to the very address that was checked (see `webhook_target_resolve`).
+"""
+
 from __future__ import annotations
 
+import ipaddress
+import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Cloud metadata services outside the link-local ranges (AWS IPv6, Alibaba).
+_METADATA = {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
+# Carrier-grade NAT space: not public, treated like the private ranges.
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    scheme: str
+    host: str
+    port: int
+
+
+def address_refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
+    """Why `ip` may not receive webhooks, or None if it may."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    # Never allowed, whatever the setting: metadata endpoints hand out cloud
+    # credentials.
+    if ip.is_link_local or ip in _METADATA:
+        return "link-local (cloud metadata)"
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_multicast:
+        return "multicast"
+    # Before `is_reserved`, which covers ::1 (in ::/8).
+    if ip.is_loopback:
+        return None if allow_private else "loopback"
+    if ip.is_reserved:
+        return "reserved"
+    if ip.is_private or ip in _SHARED:
+        return None if allow_private else "private"
+    if not ip.is_global:
+        return "reserved"
+    return None
+
+
+def _refused(url_host: str, ip: IPAddress, reason: str) -> ValidationError:
+    target = url_host if url_host == str(ip) else f"{url_host} ({ip})"
+    return ValidationError(
+        f"Webhook URL {target} is a {reason} address; webhooks may only go to public addresses.",
+        code="webhook_url_not_allowed",
+    )
+
+
+def parse_webhook_url(url: str) -> WebhookTarget:
+    """Scheme, host and port of an http(s) URL with a host, or ValidationError."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in {"http", "https"} or not parts.hostname or port == -1:
+        raise ValidationError("Webhook URLs must be http(s) with a host.", code="invalid_webhook_url")
+    default_port = 443 if parts.scheme == "https" else 80
+    return WebhookTarget(scheme=parts.scheme, host=parts.hostname, port=port or default_port)
+
+
+def _resolve(target: WebhookTarget) -> list[IPAddress]:
+    """Every address the host stands for (an IP literal stands for itself).
+    Raises OSError when the name does not resolve. getaddrinfo has no timeout
+    of its own; the system resolver's applies."""
+    try:
+        return [ipaddress.ip_address(target.host)]
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    # Scope IDs ("fe80::1%eth0") are not part of the address.
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+def _check(target: WebhookTarget, addresses: list[IPAddress]) -> None:
+    # Every address must pass: a client may connect to any of them.
+    allow_private = settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS
+    for ip in addresses:
+        reason = address_refusal(ip, allow_private=allow_private)
+        if reason:
+            raise _refused(target.host, ip, reason)
 
 
 def validate_webhook_url(url: str) -> str:
-    """An http(s) URL with a host. Raises django ValidationError."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValidationError("Webhook URLs must be http(s) with a host.", code="invalid_webhook_url")
+    """An http(s) URL with a host that does not point into a refused range.
+    Raises django ValidationError.
+
+    A name that does not resolve now is accepted: DNS may be briefly down or
+    the name not yet published, and every delivery checks again anyway."""
+    target = parse_webhook_url(url)
+    try:
+        addresses = _resolve(target)
+    except OSError:
+        return url
+    _check(target, addresses)
     return url
+
+
+def webhook_target_resolve(url: str) -> tuple[WebhookTarget, str]:
+    """The target of a delivery and the checked address to connect to.
+
+    Raises ValidationError if the URL or any address it resolves to is refused
+    (permanent), OSError if the name does not resolve (worth retrying).
+    Connecting to the returned address, rather than letting the HTTP client
+    resolve the name again, closes the DNS-rebinding window between check and
+    connect."""
+    target = parse_webhook_url(url)
+    addresses = _resolve(target)
+    if not addresses:
+        raise OSError(f"{target.host} has no addresses")
+    _check(target, addresses)
+    return target, str(addresses[0])

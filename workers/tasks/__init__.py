@@ -3,5 +3,6 @@ autodiscovery (which imports `workers.tasks`) registers them all."""
 
 from workers.tasks import billing as billing
 from workers.tasks import health
+from workers.tasks import webhooks as webhooks
 
 __all__ = ["health"]

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.test import override_settings
+
+PROBLEM = "application/problem+json"
+
+
+def test_it_shows_the_defaults(alice_client) -> None:
+    response = alice_client.get("/api/v1/webhooks/settings")
+    assert response.status_code == 200
+    assert response.json() == {
+        "default_url": "",
+        "default_events": ["completed"],
+        "default_url_disabled_at": None,
+        "default_url_disabled_reason": "",
+    }
+
+
+def test_it_sets_the_default_url_and_events(alice_client, bob_client) -> None:
+    response = alice_client.patch(
+        "/api/v1/webhooks/settings",
+        {"default_url": "http://127.0.0.1:9/hook", "default_events": ["started", "completed"]},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["default_url"] == "http://127.0.0.1:9/hook"
+    assert response.json()["default_events"] == ["completed", "started"]
+    assert alice_client.get("/api/v1/webhooks/settings").json()["default_url"] == "http://127.0.0.1:9/hook"
+    # Bob's settings are his own.
+    assert bob_client.get("/api/v1/webhooks/settings").json()["default_url"] == ""
+
+
+def test_an_empty_url_removes_the_default(alice_client) -> None:
+    alice_client.patch("/api/v1/webhooks/settings", {"default_url": "http://127.0.0.1:9/"}, format="json")
+    response = alice_client.patch("/api/v1/webhooks/settings", {"default_url": ""}, format="json")
+    assert response.status_code == 200
+    assert response.json()["default_url"] == ""
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_NETWORKS=False)
+def test_it_refuses_an_internal_url(alice_client) -> None:
+    response = alice_client.patch(
+        "/api/v1/webhooks/settings", {"default_url": "http://169.254.169.254/"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["type"].endswith("/validation-error")
+    assert "link-local" in response.json()["errors"]["default_url"][0]
+
+
+def test_it_refuses_bad_input(alice_client) -> None:
+    for body in ({"default_url": "ftp://x/"}, {"default_events": ["finished"]}, {"default_events": []}):
+        response = alice_client.patch("/api/v1/webhooks/settings", body, format="json")
+        assert response.status_code == 400, body
+        assert response["Content-Type"] == PROBLEM
+        assert response.json()["type"].endswith("/validation-error")
+
+
+def test_it_needs_authentication(client) -> None:
+    response = client.get("/api/v1/webhooks/settings")
+    assert response.status_code == 401
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_wrong_methods_are_405(alice_client) -> None:
+    for response in (alice_client.post("/api/v1/webhooks/settings"), alice_client.delete("/api/v1/webhooks/settings")):
+        assert response.status_code == 405
+        assert response["Content-Type"] == PROBLEM
+        assert response.json()["type"].endswith("/method-not-allowed")
