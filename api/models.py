@@ -28,6 +28,7 @@ class Job(models.Model):
         CANCELED = "canceled"
 
     TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     class Detail(models.TextChoices):
         LOW = "low"
@@ -64,6 +65,9 @@ class Job(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Celery task ID of the run that claimed the job: a redelivered message
+    # (same ID, its worker died) may take the job back at once.
+    worker_task_id = models.CharField(max_length=64, blank=True)
 
     # Life cycle
     created_at = models.DateTimeField(default=timezone.now)
@@ -92,8 +96,14 @@ class Job(models.Model):
         indexes = [
             # GET /api/v1/jobs: one user's jobs newest first (cursor pagination).
             models.Index(fields=["user", "-created_at"], name="api_job_user_created"),
-            # Stuck-job recovery: jobs queued/running since before a threshold.
-            models.Index(fields=["status", "updated_at"], name="api_job_status_updated"),
+            # Stuck-job recovery: jobs queued and not published since a threshold.
+            models.Index(fields=["status", "published_at"], name="api_job_status_published"),
+            # Stuck-job recovery: jobs running past their deadline.
+            models.Index(fields=["status", "deadline_at"], name="api_job_status_deadline"),
+            # In-flight cap on submit: one user's queued/running jobs.
+            models.Index(fields=["user", "status"], name="api_job_user_status"),
+            # Input purge: finished jobs whose image is past retention.
+            models.Index(fields=["completed_at"], name="api_job_completed"),
         ]
 
     def __str__(self) -> str:

@@ -418,3 +418,58 @@ WEBHOOK_RETRY_AFTER_MAX_S = env_int("WEBHOOK_RETRY_AFTER_MAX_S", 24 * 3600)
 # worker died) is dispatched again. Must exceed WEBHOOK_TOTAL_TIMEOUT_S.
 WEBHOOK_LEASE_S = env_int("WEBHOOK_LEASE_S", 120)
 WEBHOOK_DISPATCH_BATCH = env_int("WEBHOOK_DISPATCH_BATCH", 500)
+
+# --- Jobs ---------------------------------------------------------------------------------
+# Limits on submission (docs/jobs.md) and the solve task's retries and deadlines.
+
+JOB_MAX_IMAGE_BYTES = env_int("JOB_MAX_IMAGE_BYTES", 20 * 1024 * 1024)
+# Decoded size; a small file may expand to gigabytes (decompression bomb).
+JOB_MAX_IMAGE_PIXELS = env_int("JOB_MAX_IMAGE_PIXELS", 40_000_000)
+# A JSON body carries the image in base64 (4/3 of its size) plus the fields.
+JOB_MAX_REQUEST_BYTES = env_int("JOB_MAX_REQUEST_BYTES", JOB_MAX_IMAGE_BYTES * 4 // 3 + 256 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = JOB_MAX_REQUEST_BYTES
+JOB_MAX_PROMPT_CHARS = env_int("JOB_MAX_PROMPT_CHARS", 4000)
+JOB_MAX_IN_FLIGHT = env_int("JOB_MAX_IN_FLIGHT", 20)
+JOB_IN_FLIGHT_RETRY_AFTER_S = env_int("JOB_IN_FLIGHT_RETRY_AFTER_S", 5)
+JOB_MAX_WAIT_S = 60
+JOB_IDEMPOTENCY_TTL_S = env_int("JOB_IDEMPOTENCY_TTL_S", 24 * 3600)
+# Calls to the model per job (first try included) before it fails.
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5)
+JOB_RETRY_BASE_DELAY_S = env_int("JOB_RETRY_BASE_DELAY_S", 2)
+JOB_RETRY_MAX_DELAY_S = env_int("JOB_RETRY_MAX_DELAY_S", 120)
+# A queued job not picked up this long after publishing is published again.
+JOB_REQUEUE_AFTER_S = env_int("JOB_REQUEUE_AFTER_S", 300)
+# A running job past started_at + this is taken back (its worker died).
+JOB_RUN_DEADLINE_S = env_int("JOB_RUN_DEADLINE_S", CELERY_TASK_TIME_LIMIT + 60)
+# Input images of finished jobs are deleted after this many days.
+JOB_INPUT_RETENTION_DAYS = env_int("JOB_INPUT_RETENTION_DAYS", 7)
+# The mock provider (no OPENAI_API_KEY) answers after this delay.
+MOCK_PROVIDER_LATENCY_MS = env_int("MOCK_PROVIDER_LATENCY_MS", 800)
+# Pool of Redis connections for ?wait=N subscriptions (one per waiting request).
+JOB_WAIT_REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200)
+# Requests per token (per user for session logins); DRF rate syntax.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_submit"] = env_str("THROTTLE_SUBMIT_RATE", "120/min")
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_read"] = env_str("THROTTLE_READ_RATE", "1200/min")
+
+# Input images on S3-compatible storage (DigitalOcean Spaces, MinIO, AWS S3)
+# when SPACES_BUCKET_NAME is set; the local MEDIA_ROOT otherwise.
+# https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html
+SPACES_BUCKET_NAME = env_str("SPACES_BUCKET_NAME")
+if SPACES_BUCKET_NAME:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": SPACES_BUCKET_NAME,
+            "endpoint_url": env_str("SPACES_ENDPOINT_URL") or None,
+            "region_name": env_str("SPACES_REGION") or None,
+            "access_key": env_str("SPACES_ACCESS_KEY_ID"),
+            "secret_key": env_str("SPACES_SECRET_ACCESS_KEY"),
+            "location": env_str("SPACES_ROOT_FOLDER", "uploads"),
+            "custom_domain": env_str("SPACES_PUBLIC_BASE_URL").removeprefix("https://").rstrip("/") or None,
+            # Input images are private: links to them are signed and expire.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": env_str("SPACES_CACHE_CONTROL", "private, max-age=0")},
+        },
+    }

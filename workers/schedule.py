@@ -26,3 +26,19 @@ BEAT_SCHEDULE["dispatch-due-webhooks"] = {
     "task": "workers.tasks.webhooks.dispatch_due_webhooks_task",
     "schedule": 5.0,
 }
+
+# Jobs left queued (lost broker message) are published again.
+BEAT_SCHEDULE["requeue-stale-jobs"] = {
+    "task": "workers.tasks.recovery.requeue_stale_jobs_task",
+    "schedule": 60.0,
+}
+# Jobs left running past their deadline (their worker died) are retried or failed.
+BEAT_SCHEDULE["recover-expired-jobs"] = {
+    "task": "workers.tasks.recovery.recover_expired_jobs_task",
+    "schedule": 60.0,
+}
+# Input images of jobs finished more than JOB_INPUT_RETENTION_DAYS ago.
+BEAT_SCHEDULE["purge-expired-inputs"] = {
+    "task": "workers.tasks.recovery.purge_expired_inputs_task",
+    "schedule": 3600.0,
+}

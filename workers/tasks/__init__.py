@@ -6,3 +6,5 @@ from workers.tasks import health
 from workers.tasks import webhooks as webhooks
 
 __all__ = ["health"]
+from workers.tasks import recovery as recovery
+from workers.tasks import solve as solve

@@ -1,0 +1,105 @@
+"""Input images: decoded for real with Pillow before a job is accepted, so the
+model is never sent something that is not an image of an allowed kind."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from django.conf import settings
+from PIL import Image, UnidentifiedImageError
+
+from config.problems import Problem
+
+# Pillow format name -> (MIME type, file extension).
+ALLOWED_FORMATS: dict[str, tuple[str, str]] = {
+    "PNG": ("image/png", "png"),
+    "JPEG": ("image/jpeg", "jpg"),
+    "WEBP": ("image/webp", "webp"),
+    "GIF": ("image/gif", "gif"),
+}
+
+
+@dataclass(frozen=True)
+class ValidatedImage:
+    data: bytes
+    format: str
+    width: int
+    height: int
+    sha256: str
+
+    @property
+    def mime_type(self) -> str:
+        return ALLOWED_FORMATS[self.format][0]
+
+    @property
+    def extension(self) -> str:
+        return ALLOWED_FORMATS[self.format][1]
+
+
+def _invalid(detail: str) -> Problem:
+    return Problem(status=400, slug="invalid-image", detail=detail, extra={"errors": {"image": [detail]}})
+
+
+def _too_large(detail: str) -> Problem:
+    return Problem(status=413, slug="image-too-large", detail=detail, extra={"errors": {"image": [detail]}})
+
+
+def image_from_base64(text: str) -> bytes:
+    """Bytes of an image given as base64 or as a `data:image/...;base64,` URL."""
+    text = text.strip()
+    if text.startswith("data:"):
+        header, sep, text = text.partition(",")
+        if not sep or not header.endswith(";base64"):
+            raise _invalid("A data URL must be of the form data:image/<type>;base64,<data>.")
+    # Refuse before decoding anything that could not fit the byte limit.
+    if len(text) > settings.JOB_MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise _too_large(f"The image is larger than {settings.JOB_MAX_IMAGE_BYTES} bytes.")
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid("The image is not valid base64.") from None
+
+
+def image_validate(data: bytes) -> ValidatedImage:
+    """Decode the whole image and check its kind and size; raise a Problem
+    (400 invalid-image, 413 image-too-large) otherwise."""
+    if not data:
+        raise _invalid("The image is empty.")
+    if len(data) > settings.JOB_MAX_IMAGE_BYTES:
+        raise _too_large(f"The image is larger than {settings.JOB_MAX_IMAGE_BYTES} bytes.")
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit below is stricter; Pillow's warning is noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                fmt = image.format or ""
+                if fmt not in ALLOWED_FORMATS:
+                    raise _invalid(
+                        f"Image format {fmt or 'unknown'} is not accepted; use PNG, JPEG, WEBP or GIF."
+                    )
+                width, height = image.size
+                # Checked from the header, before decoding: a bomb is refused
+                # without allocating its pixels.
+                if width * height > settings.JOB_MAX_IMAGE_PIXELS:
+                    raise _too_large(
+                        f"The image has {width}x{height} pixels; "
+                        f"at most {settings.JOB_MAX_IMAGE_PIXELS} are accepted."
+                    )
+                if getattr(image, "is_animated", False):
+                    raise _invalid("Animated images are not accepted.")
+                image.load()
+    except UnidentifiedImageError:
+        raise _invalid("The file is not an image of an accepted format (PNG, JPEG, WEBP, GIF).") from None
+    except Image.DecompressionBombError:
+        raise _too_large("The image decompresses to too many pixels.") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        # Truncated or corrupt data fails while decoding.
+        raise _invalid(f"The image could not be decoded: {exc}.") from None
+    return ValidatedImage(
+        data=data, format=fmt, width=width, height=height, sha256=hashlib.sha256(data).hexdigest()
+    )

@@ -1,0 +1,64 @@
+"""Wake-ups for `GET /api/v1/jobs/{id}?wait=N`: a job's terminal transition
+publishes on a Redis channel of its own; a waiting request subscribes, reads
+the job once more (so a transition between its first read and the subscribe
+is never missed), then blocks on the subscription. No database polling."""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import lru_cache
+from uuid import UUID
+
+import redis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def _pool() -> redis.ConnectionPool:
+    return redis.ConnectionPool.from_url(
+        settings.REDIS_URL, max_connections=settings.JOB_WAIT_REDIS_MAX_CONNECTIONS
+    )
+
+
+def _client() -> redis.Redis:
+    return redis.Redis(connection_pool=_pool())
+
+
+def _channel(job_id: UUID | str) -> str:
+    return f"imagesolve:job-finished:{job_id}"
+
+
+def job_finished_notify(job_id: UUID | str) -> None:
+    """Publish that a job reached a terminal state. Best effort: a waiter that
+    misses it still answers when its wait runs out."""
+    try:
+        _client().publish(_channel(job_id), "1")
+    except redis.RedisError:
+        logger.warning("could not publish the end of job %s", job_id, exc_info=True)
+
+
+class JobFinishedSubscription:
+    """`with JobFinishedSubscription(job_id) as sub: ...; sub.wait(seconds)`."""
+
+    def __init__(self, job_id: UUID | str) -> None:
+        self._channel = _channel(job_id)
+        self._pubsub = _client().pubsub(ignore_subscribe_messages=True)
+
+    def __enter__(self) -> JobFinishedSubscription:
+        self._pubsub.subscribe(self._channel)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pubsub.close()
+
+    def wait(self, seconds: float) -> bool:
+        """Block until the job is announced finished or `seconds` pass."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            message = self._pubsub.get_message(timeout=remaining)
+            if message is not None and message.get("type") == "message":
+                return True
+        return False

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound
+
+from accounts.models import User
+from api.models import Job
+
+
+def job_get_for_user(*, user: User, job_id: UUID | str) -> Job:
+    """One of the user's jobs; another user's job is 404, like a missing one."""
+    job = Job.objects.select_related("usage").filter(pk=job_id, user=user).first()
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def job_list_for_user(
+    *,
+    user: User,
+    statuses: list[str] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Job]:
+    jobs = Job.objects.filter(user=user).select_related("usage")
+    if statuses:
+        jobs = jobs.filter(status__in=statuses)
+    if created_after is not None:
+        jobs = jobs.filter(created_at__gte=created_after)
+    if created_before is not None:
+        jobs = jobs.filter(created_at__lt=created_before)
+    return jobs.order_by("-created_at", "-id")
+
+
+def job_in_flight_count(*, user_id: int) -> int:
+    return Job.objects.filter(user_id=user_id, status__in=Job.ACTIVE).count()
+
+
+def job_wait_for_user(*, user: User, job_id: UUID | str, seconds: float) -> Job:
+    """The job, once it has ended or after `seconds`, whichever comes first.
+    Blocks on a Redis subscription, not on database polling: subscribe, read
+    again (a job that ended before the subscription is seen here), then wait
+    for the notification its terminal transition publishes."""
+    from api.notifications import JobFinishedSubscription
+
+    job = job_get_for_user(user=user, job_id=job_id)
+    if seconds <= 0 or job.is_terminal:
+        return job
+    with JobFinishedSubscription(job.pk) as subscription:
+        job = job_get_for_user(user=user, job_id=job_id)
+        if job.is_terminal:
+            return job
+        subscription.wait(seconds)
+    return job_get_for_user(user=user, job_id=job_id)

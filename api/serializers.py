@@ -1,0 +1,134 @@
+"""Request fields shared by the job views (image, metadata) and the job's
+documented shape. The JSON itself comes from api.representations."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from api.images import image_from_base64
+from config.problems import Problem
+
+METADATA_MAX_KEYS = 16
+METADATA_MAX_KEY_CHARS = 64
+METADATA_MAX_VALUE_CHARS = 512
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "binary",
+        "description": "A multipart file, or (JSON) base64 or a data:image/...;base64, URL. "
+        "PNG, JPEG, WEBP or non-animated GIF.",
+    }
+)
+class ImageInputField(serializers.Field):
+    """The image's bytes, from a multipart file or a base64 / data URL string.
+    Whether they are a usable image is the service's call (image_validate)."""
+
+    def to_internal_value(self, data: Any) -> bytes:
+        if isinstance(data, UploadedFile):
+            if data.size is not None and data.size > settings.JOB_MAX_IMAGE_BYTES:
+                detail = f"The image is larger than {settings.JOB_MAX_IMAGE_BYTES} bytes."
+                raise Problem(
+                    status=413, slug="image-too-large", detail=detail, extra={"errors": {"image": [detail]}}
+                )
+            return data.read()
+        if isinstance(data, str):
+            return image_from_base64(data)
+        raise serializers.ValidationError("Send the image as a multipart file, or as base64 or a data: URL.")
+
+    def to_representation(self, value: Any) -> Any:
+        return None
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string", "maxLength": METADATA_MAX_VALUE_CHARS},
+        "maxProperties": METADATA_MAX_KEYS,
+        "description": "Your own string pairs, returned as given (multipart: a JSON string).",
+    }
+)
+class MetadataField(serializers.Field):
+    """Up to 16 string pairs, keys up to 64 characters, values up to 512 (as
+    OpenAI's metadata). In multipart forms, a JSON object as a string."""
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data) if data.strip() else {}
+            except ValueError:
+                raise serializers.ValidationError("Metadata must be a JSON object.") from None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Metadata must be an object of string pairs.")
+        if len(data) > METADATA_MAX_KEYS:
+            raise serializers.ValidationError(f"At most {METADATA_MAX_KEYS} metadata keys are allowed.")
+        for key, value in data.items():
+            if not isinstance(value, str):
+                raise serializers.ValidationError(f"Metadata value of {key!r} must be a string.")
+            if not key or len(key) > METADATA_MAX_KEY_CHARS:
+                raise serializers.ValidationError(
+                    f"Metadata keys must have 1 to {METADATA_MAX_KEY_CHARS} characters."
+                )
+            if len(value) > METADATA_MAX_VALUE_CHARS:
+                raise serializers.ValidationError(
+                    f"Metadata value of {key!r} is longer than {METADATA_MAX_VALUE_CHARS} characters."
+                )
+        return dict(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class JobErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="Stable: provider_rate_limited, provider_unavailable, timeout, ..."
+    )
+    message = serializers.CharField()
+
+
+class JobUsageSerializer(serializers.Serializer):
+    input_tokens = serializers.IntegerField()
+    cached_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=18, decimal_places=6, coerce_to_string=True)
+    currency = serializers.CharField()
+
+
+class JobResultSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    final_answer = serializers.CharField(allow_null=True)
+    latex = serializers.ListField(child=serializers.CharField())
+
+
+class JobUrlsSerializer(serializers.Serializer):
+    get = serializers.CharField()
+    cancel = serializers.CharField()
+
+
+class JobSerializer(serializers.Serializer):
+    """Documents api.representations.job_representation (tests keep the two
+    in step)."""
+
+    id = serializers.UUIDField()
+    object = serializers.CharField()
+    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed", "canceled"])
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    model = serializers.CharField()
+    detail = serializers.ChoiceField(choices=["low", "high", "auto"])
+    prompt = serializers.CharField()
+    metadata = serializers.DictField(child=serializers.CharField())
+    webhook_url = serializers.URLField(allow_null=True)
+    webhook_events = serializers.ListField(child=serializers.CharField())
+    result = JobResultSerializer(allow_null=True)
+    error = JobErrorSerializer(allow_null=True)
+    usage = JobUsageSerializer(allow_null=True)
+    urls = JobUrlsSerializer()

@@ -1,0 +1,442 @@
+"""Writes of the jobs domain. Every state change is a conditional UPDATE on
+the job's current status: whoever updates the row owns the transition, and
+anyone else (a redelivered task, a duplicate, the recovery task, a cancel)
+sees 0 rows and leaves the job alone. Terminal states never change again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from api import events
+from api.images import ValidatedImage, image_validate
+from api.models import Job
+from api.notifications import job_finished_notify
+from api.selectors import job_in_flight_count
+from billing.selectors import overdue_period_for_user
+from billing.services import usage_record_create
+from config.problems import Problem
+
+logger = logging.getLogger(__name__)
+
+SOLVE_TASK_NAME = "workers.tasks.solve.solve_job_task"
+
+
+@dataclass(frozen=True)
+class Submission:
+    job: Job
+    # True when an Idempotency-Key matched an earlier request: nothing new
+    # was created and the original job is returned.
+    replayed: bool
+
+
+def job_publish(*, job_id: UUID | str) -> None:
+    """Hand the job to the solve queue once the current transaction commits
+    (a worker must never look for a row that is not there yet). A failed
+    publish is logged, not raised: the job stays queued with its
+    published_at, and the recovery task publishes it again."""
+
+    def _send() -> None:
+        # By name, so the domain app never imports task modules.
+        from workers.celery import app
+
+        app.send_task(SOLVE_TASK_NAME, args=[str(job_id)])
+
+    transaction.on_commit(_send, robust=True)
+
+
+def _fingerprint(*, image: ValidatedImage, fields: dict[str, Any]) -> str:
+    canonical = json.dumps({"image": image.sha256, **fields}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_not_overdue(user: User) -> None:
+    period = overdue_period_for_user(user_id=user.pk)
+    if period is not None:
+        month = f"{period.starts_at:%Y-%m}"
+        raise Problem(
+            status=402,
+            slug="payment-required",
+            detail=f"The billing period {month} (id {period.pk}) is overdue; pay it to submit new jobs.",
+            extra={"period": {"id": period.pk, "month": month}},
+        )
+
+
+def _check_in_flight(user: User) -> None:
+    if job_in_flight_count(user_id=user.pk) >= settings.JOB_MAX_IN_FLIGHT:
+        retry_after = str(settings.JOB_IN_FLIGHT_RETRY_AFTER_S)
+        raise Problem(
+            status=429,
+            slug="too-many-jobs-in-flight",
+            detail=(
+                f"You have {settings.JOB_MAX_IN_FLIGHT} jobs queued or running; "
+                "wait for some to finish before submitting more."
+            ),
+            extra={"limit": settings.JOB_MAX_IN_FLIGHT},
+            headers={"Retry-After": retry_after},
+        )
+
+
+def _replay_or_conflict(*, user: User, key: str, fingerprint: str) -> Job | None:
+    """The job an earlier request with this key created, if it is still within
+    the idempotency window; 422 if that request was a different one."""
+    existing = Job.objects.filter(user=user, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.created_at < timezone.now() - timedelta(seconds=settings.JOB_IDEMPOTENCY_TTL_S):
+        # Expired: free the key for this new request.
+        Job.objects.filter(pk=existing.pk, idempotency_key=key).update(idempotency_key="")
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise Problem(
+            status=422,
+            slug="idempotency-key-reused",
+            detail="This Idempotency-Key was used with a different request.",
+        )
+    return existing
+
+
+def _key_in_use() -> Problem:
+    return Problem(
+        status=409,
+        slug="idempotency-key-in-use",
+        detail="A request with this Idempotency-Key is still being processed; retry shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
+def job_submit(
+    *,
+    user: User,
+    image: bytes,
+    prompt: str = "",
+    model: str = "",
+    detail: str = Job.Detail.AUTO,
+    metadata: dict[str, str] | None = None,
+    webhook_url: str = "",
+    webhook_events: list[str] | None = None,
+    idempotency_key: str = "",
+    request_id: str = "",
+) -> Submission:
+    """Validate and store the image, create the job as queued and publish it
+    after commit. Raises Problem: 402 overdue account, 400/413 bad image,
+    409/422 Idempotency-Key misuse, 429 too many jobs in flight."""
+    _check_not_overdue(user)
+    validated = image_validate(image)
+    fields = {
+        "prompt": prompt,
+        "model": model or settings.OPENAI_MODEL,
+        "detail": detail,
+        "metadata": metadata or {},
+        "webhook_url": webhook_url,
+        "webhook_events": sorted(set(webhook_events or ["completed"])),
+    }
+    fingerprint = _fingerprint(image=validated, fields=fields)
+
+    lock_key = ""
+    if idempotency_key:
+        # Two requests with the same key at once: the second is told to
+        # retry instead of racing the first to the unique constraint.
+        lock_key = f"jobs:idempotency:{user.pk}:{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
+        if not cache.add(lock_key, request_id or "1", timeout=60):
+            raise _key_in_use()
+    try:
+        if idempotency_key:
+            original = _replay_or_conflict(user=user, key=idempotency_key, fingerprint=fingerprint)
+            if original is not None:
+                return Submission(job=original, replayed=True)
+        job = _job_create(
+            user=user,
+            image=validated,
+            fields=fields,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            request_id=request_id,
+        )
+        return Submission(job=job, replayed=False)
+    finally:
+        if lock_key:
+            cache.delete(lock_key)
+
+
+def _job_create(
+    *,
+    user: User,
+    image: ValidatedImage,
+    fields: dict[str, Any],
+    idempotency_key: str,
+    fingerprint: str,
+    request_id: str,
+) -> Job:
+    now = timezone.now()
+    job = Job(
+        user=user,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        request_id=request_id,
+        image_format=image.format.lower(),
+        image_bytes=len(image.data),
+        image_width=image.width,
+        image_height=image.height,
+        created_at=now,
+        published_at=now,
+        **fields,
+    )
+    # Stored before the row exists: a worker never sees a job without its
+    # image. If the row then fails, the file is removed again.
+    job.image.save(f"input.{image.extension}", ContentFile(image.data), save=False)
+    try:
+        with transaction.atomic():
+            # Serialises one user's submissions so concurrent requests cannot
+            # all pass the in-flight cap at once.
+            User.objects.select_for_update().filter(pk=user.pk).first()
+            _check_in_flight(user)
+            job.save(force_insert=True)
+            job_publish(job_id=job.id)
+    except IntegrityError:
+        job.image.delete(save=False)
+        # The unique (user, idempotency_key) caught a concurrent twin.
+        raise _key_in_use() from None
+    except BaseException:
+        job.image.delete(save=False)
+        raise
+    return job
+
+
+def _finished(job_id: UUID | str, event_type: str) -> Job:
+    """Inside the transition's transaction: announce it to webhooks and, after
+    commit, wake up requests waiting on the job."""
+    job = Job.objects.select_related("user").get(pk=job_id)
+    events.job_event_publish(job=job, event_type=event_type)
+    transaction.on_commit(lambda: job_finished_notify(job_id), robust=True)
+    return job
+
+
+def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
+    """Claim the job for the run `task_id`. A queued job can be claimed; so can
+    a running one whose claimant is this same message (redelivered because its
+    worker died) or whose deadline passed. None: the job is not ours to run."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Job.objects.filter(
+            Q(status=Job.Status.QUEUED)
+            | Q(status=Job.Status.RUNNING, worker_task_id=task_id)
+            | Q(status=Job.Status.RUNNING, deadline_at__lt=now),
+            pk=job_id,
+        ).update(
+            status=Job.Status.RUNNING,
+            started_at=Coalesce(F("started_at"), now),
+            deadline_at=now + timedelta(seconds=settings.JOB_RUN_DEADLINE_S),
+            attempts=F("attempts") + 1,
+            worker_task_id=task_id,
+            updated_at=now,
+        )
+        if not claimed:
+            return None
+        job = Job.objects.select_related("user").get(pk=job_id)
+        if job.started_at == now:
+            # First start only: a retry or a redelivery is not news.
+            events.job_event_publish(job=job, event_type=events.STARTED)
+    return job
+
+
+def job_mark_succeeded(
+    *,
+    job_id: UUID | str,
+    task_id: str,
+    result: dict[str, Any],
+    model: str,
+    input_tokens: int,
+    cached_tokens: int,
+    output_tokens: int,
+) -> bool:
+    """Store the answer and bill it, in one transaction: the job is succeeded
+    and billed, or neither. False: the run lost its claim (canceled, or taken
+    over), and its answer is discarded unbilled."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker_task_id=task_id).update(
+            status=Job.Status.SUCCEEDED,
+            result=result,
+            error_code="",
+            error_message="",
+            completed_at=now,
+            updated_at=now,
+        )
+        if not updated:
+            return False
+        job = _finished(job_id, events.SUCCEEDED)
+        usage_record_create(
+            job=job,
+            model=model,
+            input_tokens=input_tokens,
+            cached_tokens=cached_tokens,
+            output_tokens=output_tokens,
+            completed_at=now,
+        )
+    return True
+
+
+def job_mark_failed(*, job_id: UUID | str, code: str, message: str, task_id: str | None = None) -> bool:
+    """End the job as failed (not billed). With `task_id`, only if that run
+    still holds it."""
+    now = timezone.now()
+    claim = Q(status=Job.Status.RUNNING, worker_task_id=task_id) if task_id else Q(status__in=Job.ACTIVE)
+    with transaction.atomic():
+        updated = Job.objects.filter(claim, pk=job_id).update(
+            status=Job.Status.FAILED,
+            error_code=code,
+            error_message=message[:2000],
+            completed_at=now,
+            updated_at=now,
+        )
+        if not updated:
+            return False
+        _finished(job_id, events.FAILED)
+    return True
+
+
+def job_mark_retrying(
+    *, job_id: UUID | str, task_id: str, code: str, message: str, retry_at: datetime
+) -> bool:
+    """Give the job back to the queue until `retry_at` (the task publishes the
+    retry). The last error is kept for operators; clients see it only if the
+    job finally fails."""
+    return bool(
+        Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker_task_id=task_id).update(
+            status=Job.Status.QUEUED,
+            error_code=code,
+            error_message=message[:2000],
+            # The recovery task measures "stuck in the queue" from here.
+            published_at=retry_at,
+            updated_at=timezone.now(),
+        )
+    )
+
+
+def job_cancel(*, job: Job) -> Job:
+    """Cancel a queued or running job. A running job's call to the model is
+    not interrupted, but its answer is discarded and never billed (it can no
+    longer win the success transition). 409 if the job already ended."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
+            status=Job.Status.CANCELED,
+            cancel_requested_at=now,
+            completed_at=now,
+            error_code="canceled",
+            error_message="Canceled by the client.",
+            updated_at=now,
+        )
+        if updated:
+            return _finished(job.pk, events.CANCELED)
+    job.refresh_from_db()
+    raise Problem(
+        status=409,
+        slug="job-not-cancelable",
+        detail=f"The job is already {job.status} and cannot be canceled.",
+        extra={"status": job.status},
+    )
+
+
+def job_rerun(*, job: Job) -> bool:
+    """Operators: run a failed job again from the start (its input image must
+    still be stored). False if the job is not failed any more or has no image."""
+    if not job.image:
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED).update(
+            status=Job.Status.QUEUED,
+            result=None,
+            error_code="",
+            error_message="",
+            attempts=0,
+            worker_task_id="",
+            started_at=None,
+            completed_at=None,
+            deadline_at=None,
+            published_at=now,
+            updated_at=now,
+        )
+        if updated:
+            job_publish(job_id=job.pk)
+    return bool(updated)
+
+
+def jobs_requeue_stale(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Publish again the jobs still queued long after they were published (a
+    lost broker message, a publish that failed after commit). Returns how
+    many were published."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
+    ids = list(
+        Job.objects.filter(status=Job.Status.QUEUED, published_at__lt=cutoff).values_list("pk", flat=True)[
+            :batch
+        ]
+    )
+    published = 0
+    for job_id in ids:
+        with transaction.atomic():
+            # Conditional, so two beat runs at once publish each job once.
+            if Job.objects.filter(pk=job_id, status=Job.Status.QUEUED, published_at__lt=cutoff).update(
+                published_at=now, updated_at=now
+            ):
+                job_publish(job_id=job_id)
+                published += 1
+    if published:
+        logger.warning("re-published %d job(s) stuck in the queue", published)
+    return published
+
+
+def jobs_recover_expired(*, now: datetime | None = None, batch: int = 500) -> tuple[int, int]:
+    """Jobs running past their deadline lost their worker (or it hangs): queue
+    them again while attempts remain, fail them with `timeout` otherwise.
+    Returns (requeued, failed)."""
+    now = now or timezone.now()
+    expired = Job.objects.filter(status=Job.Status.RUNNING, deadline_at__lt=now)
+    requeued = failed = 0
+    for job_id, attempts in expired.values_list("pk", "attempts")[:batch]:
+        if attempts >= settings.JOB_MAX_ATTEMPTS:
+            if job_mark_failed(
+                job_id=job_id, code="timeout", message="The job did not finish before its deadline."
+            ):
+                failed += 1
+            continue
+        with transaction.atomic():
+            if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, deadline_at__lt=now).update(
+                status=Job.Status.QUEUED, worker_task_id="", published_at=now, updated_at=now
+            ):
+                job_publish(job_id=job_id)
+                requeued += 1
+    if requeued or failed:
+        logger.warning("recovered expired running jobs: %d requeued, %d failed", requeued, failed)
+    return requeued, failed
+
+
+def job_inputs_purge(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Delete the input images of jobs finished more than the retention
+    period ago; the job rows (results, usage) stay."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.JOB_INPUT_RETENTION_DAYS)
+    purged = 0
+    jobs = Job.objects.filter(status__in=Job.TERMINAL, completed_at__lt=cutoff).exclude(image="")
+    for job in jobs.only("pk", "image")[:batch]:
+        job.image.delete(save=False)
+        Job.objects.filter(pk=job.pk).update(image="")
+        purged += 1
+    return purged

@@ -1,0 +1,105 @@
+"""The whole pipeline: the API over the Django test client, a real Celery
+worker process over the real broker, the real `openai` SDK against the fake
+OpenAI server on loopback."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from api.models import Job
+from billing.models import UsageRecord
+from tests.api.helpers import b64, image_bytes, upload
+from tests.fakes.openai_server import Hang, Ok, RateLimit, openai_server, start_fake_openai, worker_env  # noqa: F401
+from tests.worker_process import running_worker, start_worker
+
+pytestmark = [pytest.mark.e2e]
+
+FORMATS = [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("GIF", "image/gif")]
+
+
+def _wait_for(job_id: str, client, seconds: int = 30) -> dict:
+    body = client.get(f"/api/v1/jobs/{job_id}?wait={seconds}").json()
+    return body
+
+
+@pytest.mark.parametrize(("fmt", "mime"), FORMATS)
+def test_an_image_submitted_by_multipart_and_by_base64_is_solved_and_billed(
+    transactional_db, openai_server, alice_client, fmt, mime
+) -> None:  # noqa: F811
+    with running_worker(extra_env=worker_env(openai_server)):
+        data = image_bytes(fmt)
+        by_file = alice_client.post(
+            "/api/v1/solve", {"image": upload(data, f"p.{fmt.lower()}", mime)}, format="multipart"
+        )
+        by_base64 = alice_client.post("/api/v1/solve", {"image": b64(data), "prompt": "2+2?"}, format="json")
+        assert by_file.status_code == 202 and by_base64.status_code == 202
+        for submitted in (by_file.json(), by_base64.json()):
+            done = _wait_for(submitted["id"], alice_client)
+            assert done["status"] == "succeeded", done
+            assert done["result"]["final_answer"] == "4"
+            assert done["usage"]["input_tokens"] == 1200
+            assert done["usage"]["output_tokens"] == 80
+            assert UsageRecord.objects.filter(job_id=submitted["id"]).count() == 1
+    sent = openai_server.completions()
+    assert len(sent) == 2
+    assert sent[0].body["messages"][1]["content"][1]["image_url"]["url"].startswith(f"data:{mime};base64,")
+
+
+def test_polling_without_wait_sees_the_job_move_to_succeeded(transactional_db, openai_server, alice_client) -> None:  # noqa: F811
+    openai_server.script(Ok(delay_s=1.0))
+    with running_worker(extra_env=worker_env(openai_server)):
+        job_id = alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").json()["id"]
+        seen = set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = alice_client.get(f"/api/v1/jobs/{job_id}").json()
+            seen.add(body["status"])
+            if body["status"] == "succeeded":
+                break
+            time.sleep(0.1)
+    assert "succeeded" in seen
+    assert seen <= {"queued", "running", "succeeded"}
+    assert body["started_at"] and body["completed_at"]
+
+
+def test_provider_rate_limits_are_retried_then_the_job_succeeds(transactional_db, openai_server, alice_client) -> None:  # noqa: F811
+    openai_server.script(RateLimit(retry_after="1"), RateLimit(retry_after="1"), Ok())
+    env = worker_env(openai_server, JOB_RETRY_BASE_DELAY_S="0")
+    with running_worker(extra_env=env):
+        job_id = alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").json()["id"]
+        done = _wait_for(job_id, alice_client)
+    assert done["status"] == "succeeded"
+    assert Job.objects.get(pk=job_id).attempts == 3
+    assert len(openai_server.completions()) == 3
+
+
+def test_a_sigkilled_workers_job_finishes_once_and_is_billed_once(transactional_db, alice_client) -> None:
+    """The worker dies mid-call (the provider hangs). Its message was never
+    acknowledged: a worker starting after the (short, for the test)
+    visibility timeout restores it, takes the job over and finishes it: one
+    success, one usage record."""
+    fake = start_fake_openai()
+    try:
+        fake.script(Hang())
+        env = worker_env(fake, CELERY_VISIBILITY_TIMEOUT="3")
+        first = start_worker(extra_env=env, queues="solve")
+        job_id = alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").json()["id"]
+        assert fake.hanging.wait(30), first.log()
+        assert Job.objects.get(pk=job_id).status == Job.Status.RUNNING
+        first.kill(signal.SIGKILL)
+        fake.release()
+        # Kombu restores unacknowledged messages older than the visibility
+        # timeout when a worker starts polling.
+        time.sleep(4)
+        with running_worker(extra_env=env, queues="solve") as second:
+            done = _wait_for(job_id, alice_client, seconds=45)
+            assert done["status"] == "succeeded", second.log()
+    finally:
+        fake.close()
+    job = Job.objects.get(pk=job_id)
+    assert job.attempts == 2
+    assert UsageRecord.objects.filter(job=job).count() == 1
+    assert len(fake.completions()) == 2
