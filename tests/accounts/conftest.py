@@ -26,7 +26,7 @@ def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
 def link_from_last_email(to: str) -> str:
     """The path and query of the link in the last email sent to `to`."""
     message = [m for m in mail.outbox if to in m.to][-1]
-    url = re.search(r"https?://\S+", message.body)
+    url = re.search(r"https?://\S+", str(message.body))
     assert url, message.body
     parts = urlsplit(url.group(0))
     return f"{parts.path}?{parts.query}"
