@@ -306,6 +306,34 @@ def _stop_url(delivery: WebhookDelivery, now: datetime) -> None:
     ).update(default_url_disabled_at=now, default_url_disabled_reason=reason, updated_at=now)
 
 
+def _outcome(
+    delivery: WebhookDelivery, result: sender.SendResult, *, permanent: bool, now: datetime
+) -> dict[str, Any]:
+    """The delivery's new state after an attempt: succeeded (2xx); failed
+    (410 Gone, refused URL, schedule exhausted); else pending until the next
+    attempt of the schedule."""
+    code = result.status_code
+    error = result.error or (f"HTTP {code}" if code is not None and not 200 <= code < 300 else "")
+    changes: dict[str, Any] = {
+        "last_status_code": code,
+        "last_error": error,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if code is not None and 200 <= code < 300:
+        changes.update(status=WebhookDelivery.Status.SUCCEEDED, next_attempt_at=None, completed_at=now)
+        return changes
+    step = delivery.schedule_step + 1
+    delay = None
+    if not permanent and code != 410:
+        delay = _next_delay(step=step, status_code=code, retry_after=result.retry_after)
+    if delay is None:
+        changes.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None, completed_at=now)
+    else:
+        changes.update(schedule_step=step, next_attempt_at=now + timedelta(seconds=delay))
+    return changes
+
+
 def webhook_delivery_attempt(
     *, delivery_id: uuid.UUID | str, number: int, manual: bool = False, task_id: str = ""
 ) -> WebhookAttempt | None:
@@ -316,9 +344,8 @@ def webhook_delivery_attempt(
        or the delivery ended: do nothing.
     2. Log the attempt (in flight), then resolve, check, sign and send,
        outside any transaction.
-    3. Record the outcome on the attempt, and on the delivery unless a newer
-       attempt has claimed it meanwhile: succeeded (2xx); failed (410 Gone,
-       refused URL, schedule exhausted); else pending with the next due time.
+    3. Record the outcome on the attempt and, unless a newer attempt has
+       claimed the delivery meanwhile, on the delivery (see `_outcome`).
     """
     now = timezone.now()
     claimed = WebhookDelivery.objects.filter(
@@ -345,37 +372,20 @@ def webhook_delivery_attempt(
     attempt.latency_ms = result.latency_ms
     attempt.response_body = result.response_body
     attempt.error = result.error
-    attempt.save(update_fields=["finished_at", "status_code", "latency_ms", "response_body", "error"])
 
-    code = result.status_code
-    error = result.error or (f"HTTP {code}" if code is not None and not 200 <= code < 300 else "")
-    changes: dict[str, Any] = {
-        "last_status_code": code,
-        "last_error": error,
-        "lease_expires_at": None,
-        "updated_at": now,
-    }
-    if code is not None and 200 <= code < 300:
-        changes.update(status=WebhookDelivery.Status.SUCCEEDED, next_attempt_at=None, completed_at=now)
-    else:
-        step = delivery.schedule_step + 1
-        delay = None
-        if not permanent and code != 410:
-            delay = _next_delay(step=step, status_code=code, retry_after=result.retry_after)
-        if delay is None:
-            changes.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None, completed_at=now)
-        else:
-            changes.update(schedule_step=step, next_attempt_at=now + timedelta(seconds=delay))
+    changes = _outcome(delivery, result, permanent=permanent, now=now)
+    # The attempt's outcome and the delivery's state change together.
     with transaction.atomic():
+        attempt.save(update_fields=["finished_at", "status_code", "latency_ms", "response_body", "error"])
         WebhookDelivery.objects.filter(pk=delivery.pk, attempt_count=number).update(**changes)
-        if code == 410:
+        if result.status_code == 410:
             _stop_url(delivery, now)
     logger.info(
         "Webhook delivery %s attempt %s to %s: %s in %s ms",
         delivery.webhook_id,
         number,
         delivery.url,
-        code if code is not None else error,
+        result.status_code if result.status_code is not None else result.error,
         result.latency_ms,
     )
     return attempt

@@ -42,7 +42,9 @@ def make_job(user: User, **fields: Any) -> Job:
     return Job.objects.create(user=user, **values)
 
 
-def make_delivery(user: User, url: str, *, event_type: str = "job.succeeded", **job_fields: Any) -> WebhookDelivery:
+def make_delivery(
+    user: User, url: str, *, event_type: str = "job.succeeded", **job_fields: Any
+) -> WebhookDelivery:
     """A job with a webhook and the delivery its event records (first attempt
     not yet made: tests make it by calling the task)."""
     from api.webhooks.services import webhook_deliveries_create_for_event

@@ -49,7 +49,12 @@ def test_it_refuses_an_internal_url(alice_client) -> None:
 
 
 def test_it_refuses_bad_input(alice_client) -> None:
-    for body in ({"default_url": "ftp://x/"}, {"default_events": ["finished"]}, {"default_events": []}):
+    bodies: list[dict[str, object]] = [
+        {"default_url": "ftp://x/"},
+        {"default_events": ["finished"]},
+        {"default_events": []},
+    ]
+    for body in bodies:
         response = alice_client.patch("/api/v1/webhooks/settings", body, format="json")
         assert response.status_code == 400, body
         assert response["Content-Type"] == PROBLEM
@@ -63,7 +68,10 @@ def test_it_needs_authentication(client) -> None:
 
 
 def test_wrong_methods_are_405(alice_client) -> None:
-    for response in (alice_client.post("/api/v1/webhooks/settings"), alice_client.delete("/api/v1/webhooks/settings")):
+    for response in (
+        alice_client.post("/api/v1/webhooks/settings"),
+        alice_client.delete("/api/v1/webhooks/settings"),
+    ):
         assert response.status_code == 405
         assert response["Content-Type"] == PROBLEM
         assert response.json()["type"].endswith("/method-not-allowed")

@@ -72,7 +72,9 @@ def test_the_setting_never_allows_cloud_metadata(url: str) -> None:
 
 
 @strict
-def test_at_delivery_a_name_rebound_to_an_internal_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_at_delivery_a_name_rebound_to_an_internal_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # DNS is the internet here: the name resolved to a public address when
     # the URL was accepted, and answers 10.0.0.1 when the delivery is made.
     answers = iter(["93.184.215.14", "10.0.0.1"])

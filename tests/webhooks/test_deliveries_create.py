@@ -1,0 +1,73 @@
+"""webhook_deliveries_create_for_event: which job events become deliveries,
+with what payload, published after commit."""
+
+from __future__ import annotations
+
+from api.models import Job
+from api.representations import job_representation
+from api.webhooks.models import WebhookDelivery
+from api.webhooks.services import webhook_deliveries_create_for_event, webhook_settings_update
+from tests.webhooks.conftest import make_job
+
+URL = "http://127.0.0.1:9/hook"
+
+
+def test_a_finished_job_with_a_webhook_gets_one_delivery_of_the_job_as_the_api_shows_it(
+    alice, django_capture_on_commit_callbacks
+) -> None:
+    job = make_job(alice, webhook_url=URL)
+    with django_capture_on_commit_callbacks() as callbacks:
+        (delivery,) = webhook_deliveries_create_for_event(job=job, event_type="job.succeeded")
+    assert len(callbacks) == 1  # the first attempt is published after commit
+    assert delivery.status == WebhookDelivery.Status.PENDING
+    assert delivery.url == URL
+    assert delivery.webhook_id.startswith("msg_")
+    assert delivery.request_id == job.request_id
+    payload = delivery.payload
+    assert set(payload) == {"type", "timestamp", "data"}
+    assert payload["type"] == "job.succeeded"
+    assert payload["data"] == job_representation(job)
+    assert payload["data"]["status"] == "succeeded"
+
+
+def test_every_terminal_event_is_delivered_by_default(alice) -> None:
+    for event_type, status in (("job.failed", "failed"), ("job.canceled", "canceled")):
+        job = make_job(alice, webhook_url=URL, status=status)
+        assert len(webhook_deliveries_create_for_event(job=job, event_type=event_type)) == 1
+
+
+def test_started_is_delivered_only_when_asked(alice) -> None:
+    job = make_job(alice, webhook_url=URL, status=Job.Status.RUNNING)
+    assert webhook_deliveries_create_for_event(job=job, event_type="job.started") == []
+    job = make_job(alice, webhook_url=URL, status=Job.Status.RUNNING, webhook_events=["completed", "started"])
+    (delivery,) = webhook_deliveries_create_for_event(job=job, event_type="job.started")
+    assert delivery.payload["type"] == "job.started"
+
+
+def test_a_job_without_a_webhook_gets_none(alice) -> None:
+    job = make_job(alice)
+    assert webhook_deliveries_create_for_event(job=job, event_type="job.succeeded") == []
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_the_account_default_url_is_used_when_the_job_has_none(alice, bob) -> None:
+    webhook_settings_update(user=alice, default_url=URL, default_events=["completed", "started"])
+    job = make_job(alice, status=Job.Status.RUNNING)
+    (delivery,) = webhook_deliveries_create_for_event(job=job, event_type="job.started")
+    assert delivery.url == URL
+    # Bob's jobs do not go to Alice's URL.
+    assert webhook_deliveries_create_for_event(job=make_job(bob), event_type="job.succeeded") == []
+
+
+def test_a_job_url_wins_over_the_default(alice) -> None:
+    webhook_settings_update(user=alice, default_url="http://127.0.0.1:8/default")
+    job = make_job(alice, webhook_url=URL)
+    (delivery,) = webhook_deliveries_create_for_event(job=job, event_type="job.succeeded")
+    assert delivery.url == URL
+
+
+def test_a_default_url_disabled_by_410_gets_nothing(alice) -> None:
+    account = webhook_settings_update(user=alice, default_url=URL)
+    account.default_url_disabled_at = account.updated_at
+    account.save()
+    assert webhook_deliveries_create_for_event(job=make_job(alice), event_type="job.succeeded") == []
