@@ -9,7 +9,7 @@ from typing import Any, cast
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import generics, permissions, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -39,6 +39,7 @@ class UsdField(serializers.Field):
         return micros_to_usd(value)
 
 
+@extend_schema_serializer(component_name="BillingPeriod")
 class PeriodOutputSerializer(serializers.ModelSerializer):
     amount_usd = UsdField(source="amount_micros")
 
@@ -82,6 +83,7 @@ class UsageListApi(generics.ListAPIView):
                 raise serializers.ValidationError({"until": ["Must be later than since."]})
             return attrs
 
+    @extend_schema_serializer(component_name="BillingUsageRecord")
     class OutputSerializer(serializers.ModelSerializer):
         job_id = serializers.UUIDField(read_only=True)
         period_id = serializers.IntegerField(read_only=True)
@@ -158,6 +160,10 @@ class PeriodDetailApi(generics.RetrieveAPIView):
 
     serializer_class = PeriodOutputSerializer
 
+    @extend_schema(operation_id="billing_periods_retrieve")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self) -> QuerySet[BillingPeriod]:
         return period_list_for_user(user_id=_caller_id(self.request))
 
@@ -173,6 +179,7 @@ class PeriodMarkPaidApi(APIView):
         return Response(PeriodOutputSerializer(period).data)
 
 
+@extend_schema_serializer(component_name="BillingUsageTotals")
 class _TotalsSerializer(serializers.Serializer):
     jobs = serializers.IntegerField()
     input_tokens = serializers.IntegerField()
@@ -182,10 +189,12 @@ class _TotalsSerializer(serializers.Serializer):
     amount_usd = UsdField(source="amount_micros")
 
 
+@extend_schema_serializer(component_name="BillingUsageDay")
 class _DaySerializer(_TotalsSerializer):
     date = serializers.DateField(source="day")
 
 
+@extend_schema_serializer(component_name="BillingCurrentPeriod")
 class _CurrentPeriodSerializer(_TotalsSerializer):
     id = serializers.IntegerField(source="period_id", allow_null=True)
     starts_at = serializers.DateTimeField()
@@ -197,6 +206,7 @@ class BillingSummaryApi(APIView):
     """The current month to date (with a per-day breakdown, UTC days) and the
     last closed period."""
 
+    @extend_schema_serializer(component_name="BillingSummary")
     class OutputSerializer(serializers.Serializer):
         current_period = _CurrentPeriodSerializer(source="current")
         last_closed_period = PeriodOutputSerializer(source="last_closed", allow_null=True)

@@ -203,3 +203,64 @@ def test_two_rolls_at_once_close_and_open_each_period_exactly_once():
     for period in BillingPeriod.objects.filter(starts_at=at("2024-02-01 00:00:00")):
         assert period.status == "closed"
         assert _frozen_totals(period) == _totals_from_records(period)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite's IMMEDIATE transactions run writers one at a time; the race needs PostgreSQL",
+)
+def test_a_close_waits_for_a_record_still_being_committed_and_counts_it(alice):
+    """A job completes in the last microsecond of February; its transaction is
+    still open when the roll starts. The roll must wait and count it."""
+    from django.db import connections, transaction
+
+    make_period(alice, month="2024-02")  # opened by the previous roll
+    record_in_flight = threading.Event()
+    release = threading.Event()
+    roll_done = threading.Event()
+    rolled: list = []
+
+    def finish_job() -> None:
+        try:
+            with transaction.atomic():
+                make_usage(alice, completed_at=at("2024-02-29 23:59:59.999999"), input_tokens=31337)
+                record_in_flight.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def roll() -> None:
+        try:
+            rolled.append(periods_roll(now=at("2024-03-01 00:00:00")))
+        finally:
+            roll_done.set()
+            connection.close()
+
+    job_thread = threading.Thread(target=finish_job)
+    job_thread.start()
+    assert record_in_flight.wait(30)
+    roll_thread = threading.Thread(target=roll)
+    roll_thread.start()
+    # Until the roll is seen blocked on the period's row lock (or done, which
+    # would be the bug this test is about).
+    with connections["default"].cursor() as cursor:
+        for _ in range(3000):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0] or roll_done.is_set():
+                break
+            threading.Event().wait(0.01)
+    blocked = not roll_done.is_set()
+    release.set()
+    job_thread.join()
+    roll_thread.join()
+
+    assert blocked
+
+    february = BillingPeriod.objects.get(user=alice, starts_at=at("2024-02-01 00:00:00"))
+    assert rolled[0].closed == 1
+    assert (february.status, february.jobs_count, february.input_tokens) == ("closed", 1, 31337)
+    assert _frozen_totals(february) == _totals_from_records(february)
