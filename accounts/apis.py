@@ -17,6 +17,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_serializer,
+    extend_schema_view,
     inline_serializer,
 )
 from rest_framework import serializers, status
@@ -91,6 +92,7 @@ def _user(request: Request) -> User:
     return user
 
 
+@extend_schema_serializer(component_name="AccountUser")
 class UserOutputSerializer(serializers.ModelSerializer):
     email_verified = serializers.BooleanField(source="is_verified")
 
@@ -99,6 +101,7 @@ class UserOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "email_verified", "email_verified_at", "date_joined"]
 
 
+@extend_schema_serializer(component_name="AccountsMessage")
 class DetailOutputSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
@@ -185,30 +188,47 @@ class VerifyEmailApi(APIView):
         return Response(UserOutputSerializer(user).data)
 
 
+@extend_schema_serializer(component_name="EmailAddress")
 class _EmailInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
 
 
-class ResendVerificationApi(APIView):
+class _SendsEmailApi(APIView):
+    """Takes an email address, maybe mails it, and answers 202 the same either
+    way: the answer must not tell which addresses have accounts."""
+
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = [EmailIPThrottle, EmailAddressThrottle]
+    answer = ""
 
-    @extend_schema(
+    def send(self, *, email: str, base_url: str) -> None:
+        raise NotImplementedError
+
+    def post(self, request: Request) -> Response:
+        data = _EmailInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.send(email=data.validated_data["email"], base_url=_link_base(request))
+        return Response({"detail": self.answer}, status=status.HTTP_202_ACCEPTED)
+
+
+_SENDS_EMAIL_RESPONSES = {202: DetailOutputSerializer, 400: _problem("validation-error."), 429: _THROTTLED}
+
+
+@extend_schema_view(
+    post=extend_schema(
         operation_id="accounts_resend_verification",
         summary="Send the verification email again",
         description="Answers the same whether or not an unverified account has this email.",
         request=_EmailInputSerializer,
-        responses={202: DetailOutputSerializer, 400: _problem("validation-error."), 429: _THROTTLED},
+        responses=_SENDS_EMAIL_RESPONSES,
     )
-    def post(self, request: Request) -> Response:
-        data = _EmailInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.verification_email_resend(email=data.validated_data["email"], base_url=_link_base(request))
-        return Response(
-            {"detail": "If an unverified account has this email, a new link is on its way."},
-            status=status.HTTP_202_ACCEPTED,
-        )
+)
+class ResendVerificationApi(_SendsEmailApi):
+    answer = "If an unverified account has this email, a new link is on its way."
+
+    def send(self, *, email: str, base_url: str) -> None:
+        services.verification_email_resend(email=email, base_url=base_url)
 
 
 # --- Sessions ---------------------------------------------------------------------------
@@ -301,26 +321,20 @@ class PasswordChangeApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PasswordResetApi(APIView):
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = [EmailIPThrottle, EmailAddressThrottle]
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="accounts_password_reset",
         summary="Email a password reset link",
         description="Answers the same whether or not an account has this email.",
         request=_EmailInputSerializer,
-        responses={202: DetailOutputSerializer, 400: _problem("validation-error."), 429: _THROTTLED},
+        responses=_SENDS_EMAIL_RESPONSES,
     )
-    def post(self, request: Request) -> Response:
-        data = _EmailInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.password_reset_request(email=data.validated_data["email"], base_url=_link_base(request))
-        return Response(
-            {"detail": "If an account has this email, a reset link is on its way."},
-            status=status.HTTP_202_ACCEPTED,
-        )
+)
+class PasswordResetApi(_SendsEmailApi):
+    answer = "If an account has this email, a reset link is on its way."
+
+    def send(self, *, email: str, base_url: str) -> None:
+        services.password_reset_request(email=email, base_url=base_url)
 
 
 class PasswordResetConfirmApi(APIView):
@@ -370,6 +384,7 @@ class PasswordResetConfirmApi(APIView):
 # --- API tokens ----------------------------------------------------------------------------
 
 
+@extend_schema_serializer(component_name="ApiToken")
 class TokenOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
