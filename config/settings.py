@@ -418,6 +418,10 @@ WEBHOOK_RETRY_AFTER_MAX_S = env_int("WEBHOOK_RETRY_AFTER_MAX_S", 24 * 3600)
 # worker died) is dispatched again. Must exceed WEBHOOK_TOTAL_TIMEOUT_S.
 WEBHOOK_LEASE_S = env_int("WEBHOOK_LEASE_S", 120)
 WEBHOOK_DISPATCH_BATCH = env_int("WEBHOOK_DISPATCH_BATCH", 500)
+# Job and account webhook event filters share one choice set: name it once in
+# the OpenAPI schema.
+_spectacular: dict[str, Any] = SPECTACULAR_SETTINGS
+_spectacular.setdefault("ENUM_NAME_OVERRIDES", {})["WebhookEventEnum"] = "api.webhooks.services.WEBHOOK_EVENTS"
 
 # --- Jobs ---------------------------------------------------------------------------------
 # Limits on submission (docs/jobs.md) and the solve task's retries and deadlines.

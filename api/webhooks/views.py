@@ -29,14 +29,23 @@ class _SecretOutputSerializer(serializers.Serializer):
 
 
 class WebhookSecretApi(APIView):
-    @extend_schema(responses=_SecretOutputSerializer, summary="Show the webhook signing secret")
+    @extend_schema(
+        operation_id="webhooks_secret_retrieve",
+        responses=_SecretOutputSerializer,
+        summary="Show the webhook signing secret",
+    )
     def get(self, request: Request) -> Response:
         account = webhook_account_get_or_create(user=request.user)  # type: ignore[arg-type]
         return Response(_SecretOutputSerializer(account).data)
 
 
 class WebhookSecretRotateApi(APIView):
-    @extend_schema(request=None, responses=_SecretOutputSerializer, summary="Replace the webhook secret")
+    @extend_schema(
+        operation_id="webhooks_secret_rotate",
+        request=None,
+        responses=_SecretOutputSerializer,
+        summary="Replace the webhook secret",
+    )
     def post(self, request: Request) -> Response:
         account = webhook_secret_rotate(user=request.user)  # type: ignore[arg-type]
         return Response(_SecretOutputSerializer(account).data)
@@ -68,12 +77,21 @@ class WebhookSettingsApi(APIView):
         )
         default_url_disabled_reason = serializers.CharField()
 
-    @extend_schema(responses=OutputSerializer, summary="Show the account's webhook settings")
+    @extend_schema(
+        operation_id="webhooks_settings_retrieve",
+        responses=OutputSerializer,
+        summary="Show the account's webhook settings",
+    )
     def get(self, request: Request) -> Response:
         account = webhook_account_get_or_create(user=request.user)  # type: ignore[arg-type]
         return Response(self.OutputSerializer(account).data)
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer, summary="Change webhook settings")
+    @extend_schema(
+        operation_id="webhooks_settings_update",
+        request=InputSerializer,
+        responses=OutputSerializer,
+        summary="Change webhook settings",
+    )
     def patch(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -126,7 +144,11 @@ class _DeliveryListSerializer(serializers.Serializer):
 
 
 class JobWebhookDeliveryListApi(APIView):
-    @extend_schema(responses=_DeliveryListSerializer, summary="List a job's webhook deliveries and attempts")
+    @extend_schema(
+        operation_id="jobs_webhook_deliveries_list",
+        responses=_DeliveryListSerializer,
+        summary="List a job's webhook deliveries and attempts",
+    )
     def get(self, request: Request, job_id: UUID) -> Response:
         deliveries = webhook_deliveries_for_job(user=request.user, job_id=job_id)  # type: ignore[arg-type]
         return Response(_DeliveryListSerializer({"results": deliveries}).data)
@@ -134,6 +156,7 @@ class JobWebhookDeliveryListApi(APIView):
 
 class WebhookDeliveryRedeliverApi(APIView):
     @extend_schema(
+        operation_id="webhook_deliveries_redeliver",
         request=None,
         responses={202: _DeliverySerializer},
         summary="Send a delivery again now (same webhook-id, fresh signature)",

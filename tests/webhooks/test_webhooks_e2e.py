@@ -89,3 +89,38 @@ def test_an_attempt_whose_worker_was_killed_is_made_again_after_the_lease(
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED
     assert delivery.attempt_count == 2
     assert len(receiver.requests) == 2  # at least once: same webhook-id twice
+
+
+def test_a_submitted_job_ends_with_one_verified_event_carrying_its_final_state(
+    alice, alice_client, receiver, celery_worker_process
+) -> None:
+    from tests.api.helpers import b64, image_bytes
+
+    secret = alice_client.get("/api/v1/webhooks/secret").json()["secret"]
+    submitted = alice_client.post(
+        "/api/v1/solve",
+        {"image": b64(image_bytes()), "prompt": "2+2?", "webhook_url": receiver.url},
+        format="json",
+        HTTP_X_REQUEST_ID="req-e2e-webhook-0001",
+    )
+    assert submitted.status_code == 202
+    job_id = submitted.json()["id"]
+    final = alice_client.get(f"/api/v1/jobs/{job_id}?wait=30").json()
+    assert final["status"] == "succeeded"
+
+    (request,) = receiver.wait_for(1)
+    event = request.verify(secret)
+    assert event["type"] == "job.succeeded"
+    for field in ("id", "status", "result", "completed_at", "webhook_url"):
+        assert event["data"][field] == final[field]
+    assert request.headers["X-Request-ID"] == "req-e2e-webhook-0001"
+
+    _wait_until(
+        lambda: (
+            alice_client.get(f"/api/v1/jobs/{job_id}/webhook-deliveries").json()["results"][0]["status"]
+            == "succeeded"
+        )
+    )
+    # The job asked for `completed` only (the default): nothing else arrives.
+    assert webhook_deliveries_dispatch_due() == 0
+    assert len(receiver.requests) == 1
