@@ -1,0 +1,108 @@
+"""Run every benchmark (`bench/bench_*.py`, each with a `run(report)`) and
+write bench/report.md. `make bench`.
+
+Each module runs in its own process, so each may point Django at the
+database it needs before setting it up."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+REPORT = BENCH_DIR / "report.md"
+
+
+class Report:
+    """What a benchmark hands back: lines of Markdown under its heading."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.lines: list[str] = []
+
+    def line(self, text: str = "") -> None:
+        self.lines.append(text)
+
+    def table(self, header: list[str], rows: list[list[object]]) -> None:
+        self.lines.append("| " + " | ".join(header) + " |")
+        self.lines.append("|" + "---|" * len(header))
+        for row in rows:
+            self.lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
+        self.lines.append("")
+
+    def skip(self, reason: str) -> None:
+        self.lines.append(f"Skipped: {reason}")
+
+
+def _run_one(name: str, out: Path) -> None:
+    """In the child process: run one module and dump its report as JSON."""
+    sys.path.insert(0, str(ROOT))
+    import importlib
+
+    module = importlib.import_module(f"bench.{name}")
+    report = Report(name)
+    module.run(report)
+    out.write_text(json.dumps({"title": report.title, "lines": report.lines}))
+
+
+def _machine() -> list[str]:
+    return [
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        f"- Python {platform.python_version()} ({platform.python_implementation()})",
+    ]
+
+
+def main() -> int:
+    modules = sorted(p.stem for p in BENCH_DIR.glob("bench_*.py"))
+    sections: list[str] = []
+    failed = False
+    for name in modules:
+        print(f"== {name}", flush=True)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "report.json"
+            proc = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "--one", name, str(out)],
+                cwd=ROOT,
+                check=False,
+            )
+            if proc.returncode == 0 and out.exists():
+                data = json.loads(out.read_text())
+                sections += [f"## {data['title']}", "", *data["lines"], ""]
+            else:
+                failed = True
+                failure = f"Failed (exit status {proc.returncode}); see the console."
+                sections += [f"## {name}", "", failure, ""]
+        sections.append(f"_({name} took {time.monotonic() - started:.1f} s in all, setup included.)_")
+        sections.append("")
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    REPORT.write_text(
+        "\n".join(
+            [
+                "# Benchmarks",
+                "",
+                f"Written by `make bench` (bench/run.py) on {stamp} UTC.",
+                "",
+                *_machine(),
+                "- database: as each section says",
+                "",
+                *sections,
+            ]
+        )
+    )
+    print(f"wrote {REPORT}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--one":
+        _run_one(sys.argv[2], Path(sys.argv[3]))
+    else:
+        sys.exit(main())
