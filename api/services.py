@@ -349,7 +349,7 @@ def job_cancel(*, job: Job) -> Job:
         status=409,
         slug="job-not-cancelable",
         detail=f"The job is already {job.status} and cannot be canceled.",
-        extra={"status": job.status},
+        extra={"job_status": job.status},
     )
 
 

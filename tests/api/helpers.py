@@ -14,7 +14,12 @@ from PIL import Image
 from accounts.models import User
 from api.models import Job
 
-FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp"), "GIF": ("image/gif", "gif")}
+FORMATS = {
+    "PNG": ("image/png", "png"),
+    "JPEG": ("image/jpeg", "jpg"),
+    "WEBP": ("image/webp", "webp"),
+    "GIF": ("image/gif", "gif"),
+}
 
 
 def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48), color: str = "white") -> bytes:
@@ -53,7 +58,7 @@ def make_job(user: User, *, status: str = Job.Status.QUEUED, **fields: Any) -> J
         image_format="png",
         image_width=64,
         image_height=48,
-        published_at=now,
+        published_at=fields.pop("published_at", now),
         **fields,
     )
     data = image_bytes()

@@ -9,13 +9,16 @@ import time
 
 import pytest
 
+import tests.fakes.openai_server as fake_api
 from api.models import Job
 from billing.models import UsageRecord
 from tests.api.helpers import b64, image_bytes, upload
-from tests.fakes.openai_server import Hang, Ok, RateLimit, openai_server, start_fake_openai, worker_env  # noqa: F401
+from tests.fakes.openai_server import Hang, Ok, RateLimit, start_fake_openai, worker_env
 from tests.worker_process import running_worker, start_worker
 
 pytestmark = [pytest.mark.e2e]
+
+openai_server = fake_api.openai_server  # the fixture, used by name
 
 FORMATS = [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("GIF", "image/gif")]
 
@@ -28,7 +31,7 @@ def _wait_for(job_id: str, client, seconds: int = 30) -> dict:
 @pytest.mark.parametrize(("fmt", "mime"), FORMATS)
 def test_an_image_submitted_by_multipart_and_by_base64_is_solved_and_billed(
     transactional_db, openai_server, alice_client, fmt, mime
-) -> None:  # noqa: F811
+) -> None:
     with running_worker(extra_env=worker_env(openai_server)):
         data = image_bytes(fmt)
         by_file = alice_client.post(
@@ -48,7 +51,9 @@ def test_an_image_submitted_by_multipart_and_by_base64_is_solved_and_billed(
     assert sent[0].body["messages"][1]["content"][1]["image_url"]["url"].startswith(f"data:{mime};base64,")
 
 
-def test_polling_without_wait_sees_the_job_move_to_succeeded(transactional_db, openai_server, alice_client) -> None:  # noqa: F811
+def test_polling_without_wait_sees_the_job_move_to_succeeded(
+    transactional_db, openai_server, alice_client
+) -> None:
     openai_server.script(Ok(delay_s=1.0))
     with running_worker(extra_env=worker_env(openai_server)):
         job_id = alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").json()["id"]
@@ -65,7 +70,9 @@ def test_polling_without_wait_sees_the_job_move_to_succeeded(transactional_db, o
     assert body["started_at"] and body["completed_at"]
 
 
-def test_provider_rate_limits_are_retried_then_the_job_succeeds(transactional_db, openai_server, alice_client) -> None:  # noqa: F811
+def test_provider_rate_limits_are_retried_then_the_job_succeeds(
+    transactional_db, openai_server, alice_client
+) -> None:
     openai_server.script(RateLimit(retry_after="1"), RateLimit(retry_after="1"), Ok())
     env = worker_env(openai_server, JOB_RETRY_BASE_DELAY_S="0")
     with running_worker(extra_env=env):

@@ -111,6 +111,12 @@ class OpenAIProvider:
             )
         except openai.OpenAIError as exc:
             raise _error_from(exc) from exc
+        except ValueError as exc:
+            # A 200 whose body is not JSON (a broken proxy): the SDK lets
+            # the decoder's error through.
+            raise ProviderError(
+                "provider_bad_response", "The model provider sent a malformed answer.", retryable=True
+            ) from exc
         return _answer_from(completion, request.model)
 
 

@@ -1,0 +1,85 @@
+"""The maintenance beat tasks, called directly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from api.models import Job
+from billing.models import UsageRecord
+from tests.api.helpers import make_job
+from workers.tasks.recovery import (
+    purge_expired_inputs_task,
+    recover_expired_jobs_task,
+    requeue_stale_jobs_task,
+)
+
+
+def test_jobs_queued_long_ago_are_published_again_once(
+    alice, settings, django_capture_on_commit_callbacks
+) -> None:
+    stale = make_job(alice, published_at=timezone.now() - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S + 5))
+    fresh = make_job(alice)
+    with django_capture_on_commit_callbacks() as published:
+        assert requeue_stale_jobs_task() == 1
+        assert requeue_stale_jobs_task() == 0
+    assert len(published) == 1
+    stale.refresh_from_db()
+    assert stale.status == Job.Status.QUEUED
+    assert stale.published_at is not None
+    assert stale.published_at > timezone.now() - timedelta(seconds=5)
+    assert Job.objects.get(pk=fresh.pk).published_at == fresh.published_at
+
+
+def test_a_job_waiting_for_its_retry_is_not_published_early(
+    alice, django_capture_on_commit_callbacks
+) -> None:
+    make_job(alice, published_at=timezone.now() + timedelta(seconds=60))
+    with django_capture_on_commit_callbacks() as published:
+        assert requeue_stale_jobs_task() == 0
+    assert published == []
+
+
+def test_running_jobs_past_their_deadline_are_queued_again(alice, django_capture_on_commit_callbacks) -> None:
+    past = timezone.now() - timedelta(seconds=1)
+    expired = make_job(alice, status=Job.Status.RUNNING, deadline_at=past, attempts=1, worker_task_id="dead")
+    alive = make_job(alice, status=Job.Status.RUNNING, deadline_at=past + timedelta(hours=1), attempts=1)
+    with django_capture_on_commit_callbacks() as published:
+        assert recover_expired_jobs_task() == {"requeued": 1, "failed": 0}
+    assert len(published) == 1
+    expired.refresh_from_db()
+    assert (expired.status, expired.worker_task_id) == (Job.Status.QUEUED, "")
+    alive.refresh_from_db()
+    assert alive.status == Job.Status.RUNNING
+
+
+def test_running_jobs_past_their_deadline_with_no_attempts_left_fail_unbilled(alice, settings) -> None:
+    expired = make_job(
+        alice,
+        status=Job.Status.RUNNING,
+        deadline_at=timezone.now() - timedelta(seconds=1),
+        attempts=settings.JOB_MAX_ATTEMPTS,
+    )
+    assert recover_expired_jobs_task() == {"requeued": 0, "failed": 1}
+    expired.refresh_from_db()
+    assert (expired.status, expired.error_code) == (Job.Status.FAILED, "timeout")
+    assert expired.completed_at is not None
+    assert not UsageRecord.objects.exists()
+
+
+def test_input_images_of_old_finished_jobs_are_purged(alice, settings) -> None:
+    long_ago = timezone.now() - timedelta(days=settings.JOB_INPUT_RETENTION_DAYS + 1)
+    old = make_job(alice, status=Job.Status.SUCCEEDED, completed_at=long_ago, result={"text": "4"})
+    recent = make_job(alice, status=Job.Status.FAILED, completed_at=timezone.now())
+    waiting = make_job(alice)
+    old_name = old.image.name
+    assert purge_expired_inputs_task() == 1
+    old.refresh_from_db()
+    assert old.image.name == "" and not default_storage.exists(str(old_name))
+    assert old.result == {"text": "4"}
+    for job in (recent, waiting):
+        job.refresh_from_db()
+        assert default_storage.exists(str(job.image.name))
+    assert purge_expired_inputs_task() == 0
