@@ -91,3 +91,19 @@ def test_at_delivery_a_name_rebound_to_an_internal_address_is_refused(
 def test_at_delivery_the_checked_address_is_returned_to_connect_to() -> None:
     target, address = webhook_target_resolve("http://localhost:8123/hook")
     assert (target.host, target.port, address) == ("localhost", 8123, "127.0.0.1")
+
+
+@strict
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.1/hook", "http://localhost:9000/hook", "http://169.254.169.254/"]
+)
+def test_a_job_submitted_with_an_internal_webhook_url_is_refused(alice_client, url: str) -> None:
+    from tests.api.helpers import b64, image_bytes
+
+    response = alice_client.post(
+        "/api/v1/solve", {"image": b64(image_bytes()), "webhook_url": url}, format="json"
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/validation-error")
+    assert "public addresses" in response.json()["errors"]["webhook_url"][0]
