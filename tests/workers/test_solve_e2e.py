@@ -110,3 +110,12 @@ def test_a_sigkilled_workers_job_finishes_once_and_is_billed_once(transactional_
     assert job.attempts == 2
     assert UsageRecord.objects.filter(job=job).count() == 1
     assert len(fake.completions()) == 2
+
+
+def test_without_a_key_the_mock_provider_solves_jobs_offline(transactional_db, alice_client) -> None:
+    with running_worker(extra_env={"OPENAI_API_KEY": "", "MOCK_PROVIDER_LATENCY_MS": "50"}):
+        job_id = alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").json()["id"]
+        done = _wait_for(job_id, alice_client)
+    assert done["status"] == "succeeded"
+    assert "Mock provider" in done["result"]["text"]
+    assert done["usage"]["output_tokens"] > 0
