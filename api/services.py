@@ -279,15 +279,17 @@ def job_mark_succeeded(
         )
         if not updated:
             return False
-        job = _finished(job_id, events.SUCCEEDED)
+        # Billed before the event is recorded, so the event's payload shows
+        # the usage just as GET /api/v1/jobs/{id} does.
         usage_record_create(
-            job=job,
+            job=Job.objects.get(pk=job_id),
             model=model,
             input_tokens=input_tokens,
             cached_tokens=cached_tokens,
             output_tokens=output_tokens,
             completed_at=now,
         )
+        _finished(job_id, events.SUCCEEDED)
     return True
 
 

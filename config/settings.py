@@ -143,6 +143,10 @@ def _celery_broker_url(redis_url: str) -> str:
     return redis_url
 
 
+# redis-py caps a pool at 100 connections by default; a worker's threads pool
+# or many ?wait=N requests would exhaust it.
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200)
+
 # The cache may live in another Redis database than the broker, so that
 # clearing it (tests do) never drops queued tasks.
 REDIS_CACHE_URL = env_str("REDIS_CACHE_URL") or (f"{REDIS_URL}?db=1" if EMBEDDED_REDIS else REDIS_URL)
@@ -151,7 +155,7 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "imagesolve"),
-        "OPTIONS": {"max_connections": env_int("REDIS_MAX_CONNECTIONS", 200)},
+        "OPTIONS": {"max_connections": REDIS_MAX_CONNECTIONS},
     }
 }
 
@@ -201,7 +205,7 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Without collectstatic (development, tests) whitenoise serves from the finders.
 WHITENOISE_USE_FINDERS = True
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
@@ -263,6 +267,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Job and account webhook event filters share one choice set: one name.
+    "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "api.webhooks.services.WEBHOOK_EVENTS"},
 }
 
 # --- Accounts -------------------------------------------------------------------------
@@ -314,9 +320,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # must be longer than any task (and any retry countdown) or tasks run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
-    # redis-py caps a pool at 100 connections by default; a threads pool of
-    # that size would exhaust it.
-    "max_connections": env_int("REDIS_MAX_CONNECTIONS", 200),
+    "max_connections": REDIS_MAX_CONNECTIONS,
 }
 CELERY_BROKER_POOL_LIMIT = env_int("CELERY_BROKER_POOL_LIMIT", 50)
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
@@ -418,10 +422,6 @@ WEBHOOK_RETRY_AFTER_MAX_S = env_int("WEBHOOK_RETRY_AFTER_MAX_S", 24 * 3600)
 # worker died) is dispatched again. Must exceed WEBHOOK_TOTAL_TIMEOUT_S.
 WEBHOOK_LEASE_S = env_int("WEBHOOK_LEASE_S", 120)
 WEBHOOK_DISPATCH_BATCH = env_int("WEBHOOK_DISPATCH_BATCH", 500)
-# Job and account webhook event filters share one choice set: name it once in
-# the OpenAPI schema.
-_spectacular: dict[str, Any] = SPECTACULAR_SETTINGS
-_spectacular.setdefault("ENUM_NAME_OVERRIDES", {})["WebhookEventEnum"] = "api.webhooks.services.WEBHOOK_EVENTS"
 
 # --- Jobs ---------------------------------------------------------------------------------
 # Limits on submission (docs/jobs.md) and the solve task's retries and deadlines.
@@ -450,7 +450,7 @@ JOB_INPUT_RETENTION_DAYS = env_int("JOB_INPUT_RETENTION_DAYS", 7)
 # The mock provider (no OPENAI_API_KEY) answers after this delay.
 MOCK_PROVIDER_LATENCY_MS = env_int("MOCK_PROVIDER_LATENCY_MS", 800)
 # Pool of Redis connections for ?wait=N subscriptions (one per waiting request).
-JOB_WAIT_REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200)
+JOB_WAIT_REDIS_MAX_CONNECTIONS = REDIS_MAX_CONNECTIONS
 # Requests per token (per user for session logins); DRF rate syntax.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_submit"] = env_str("THROTTLE_SUBMIT_RATE", "120/min")
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_read"] = env_str("THROTTLE_READ_RATE", "1200/min")
