@@ -66,6 +66,9 @@ def start(directory: Path) -> subprocess.Popen[bytes]:
             str(directory / "redis.log"),
         ],
         stdin=subprocess.DEVNULL,
+        # Out of the terminal's process group: Ctrl-C must not stop Redis
+        # before the processes that use it; its owner stops it last.
+        start_new_session=True,
     )
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
