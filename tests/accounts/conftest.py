@@ -9,18 +9,9 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from accounts.models import InviteCode
+from tests.problems import PROBLEM, assert_problem
 
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["type"] == f"https://imagesolve.dev/problems/{slug}"
-    assert body["status"] == status
-    assert body["detail"]
-    return body
+__all__ = ["PROBLEM", "assert_problem"]
 
 
 def link_from_last_email(to: str) -> str:

@@ -4,14 +4,9 @@ from typing import Any
 
 import pytest
 
+from tests.problems import assert_problem
 
-def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["type"].endswith("/" + slug), body
-    assert body["status"] == status
-    return body
+__all__ = ["assert_problem"]
 
 
 @pytest.fixture

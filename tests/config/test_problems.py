@@ -12,8 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.urls import urlpatterns as real_urlpatterns
-
-PROBLEM = "application/problem+json"
+from tests.problems import PROBLEM, assert_problem
 
 
 class _Input(serializers.Serializer):
@@ -50,21 +49,8 @@ urlpatterns = [
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
 
-def _assert_problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["type"] == f"https://imagesolve.dev/problems/{slug}"
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    assert body["instance"]
-    assert body["request_id"] == response["X-Request-ID"]
-    return body
-
-
 def test_an_unknown_api_route_is_a_problem(client) -> None:
-    body = _assert_problem(client.get("/api/v1/no-such-thing?x=1"), 404, "not-found")
+    body = assert_problem(client.get("/api/v1/no-such-thing?x=1"), 404, "not-found")
     assert body["instance"] == "/api/v1/no-such-thing?x=1"
 
 
@@ -75,11 +61,11 @@ def test_an_unknown_route_outside_the_api_is_not_json(client) -> None:
 
 
 def test_a_wrong_method_is_a_problem(client) -> None:
-    _assert_problem(client.get("/api/v1/_test/validate"), 405, "method-not-allowed")
+    assert_problem(client.get("/api/v1/_test/validate"), 405, "method-not-allowed")
 
 
 def test_validation_errors_list_each_field(client) -> None:
-    body = _assert_problem(
+    body = assert_problem(
         client.post("/api/v1/_test/validate", {"name": "toolong", "count": 0}, format="json"),
         400,
         "validation-error",
@@ -90,29 +76,29 @@ def test_validation_errors_list_each_field(client) -> None:
 
 def test_malformed_json_is_a_problem(client) -> None:
     response = client.post("/api/v1/_test/validate", data="{nope", content_type="application/json")
-    _assert_problem(response, 400, "malformed-request")
+    assert_problem(response, 400, "malformed-request")
 
 
 def test_missing_credentials_is_a_401_problem(client) -> None:
     response = client.get("/api/v1/_test/private")
-    _assert_problem(response, 401, "not-authenticated")
+    assert_problem(response, 401, "not-authenticated")
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_a_bad_token_is_a_401_problem(client) -> None:
     response = client.get("/api/v1/_test/private", HTTP_AUTHORIZATION="Bearer tok_nope")
-    _assert_problem(response, 401, "authentication-failed")
+    assert_problem(response, 401, "authentication-failed")
 
 
 def test_an_unhandled_error_is_a_500_problem_without_internals(client) -> None:
-    body = _assert_problem(client.get("/api/v1/_test/crash"), 500, "internal-error")
+    body = assert_problem(client.get("/api/v1/_test/crash"), 500, "internal-error")
     assert "secret internals" not in str(body)
     assert "traceback" not in body
 
 
 def test_an_unhandled_error_shows_the_traceback_in_debug(client) -> None:
     with override_settings(DEBUG=True):
-        body = _assert_problem(client.get("/api/v1/_test/crash"), 500, "internal-error")
+        body = assert_problem(client.get("/api/v1/_test/crash"), 500, "internal-error")
     assert "secret internals" in "".join(body["traceback"])
 
 
