@@ -330,13 +330,6 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.webhooks.deliver_webhook_task": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Eager mode exists only for unit tests that call .delay(); never in a server.
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-
-# --- Flower -------------------------------------------------------------------------
-# "user:password" pairs, comma-separated; bin/flower refuses to start without it.
-FLOWER_BASIC_AUTH = env_str("FLOWER_BASIC_AUTH")
-FLOWER_URL = env_str("FLOWER_URL", "http://localhost:5555/")
 
 # --- Logging ------------------------------------------------------------------------
 
