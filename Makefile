@@ -6,12 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format typecheck migrations-check deploy-check ci bench migrate clean help
+.PHONY: run test lint format typecheck schema ci bench migrate clean help
 
 help:
 	@echo "make run    - run web, worker, beat and flower on the embedded defaults (Ctrl-C stops all)"
 	@echo "make test   - run the test suite"
-	@echo "make lint | format | typecheck | bench | ci | clean"
+	@echo "make lint | format | typecheck | schema | bench | ci | clean"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -36,6 +36,10 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	DJANGO_DEBUG=1 $(BIN)/mypy .
+
+# The OpenAPI schema, committed so API changes show in review; CI checks it.
+schema: $(STAMP)
+	DJANGO_DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
 
 migrate: $(STAMP)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate
