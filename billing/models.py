@@ -12,7 +12,9 @@ class UsageRecord(models.Model):
     """What one succeeded job cost, with the prices it was charged at."""
 
     job = models.OneToOneField("api.Job", on_delete=models.PROTECT, related_name="usage")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
+    # Billing history outlives a change of mind: an account with usage is
+    # deactivated, not deleted (PROTECT, like `job` and `period`).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="usage_records")
     # Set once, by usage_record_create, under a lock on the period row (see
     # billing/services.py); the roll freezes a period's totals from these.
     period = models.ForeignKey("BillingPeriod", on_delete=models.PROTECT, related_name="usage_records")
@@ -55,7 +57,7 @@ class BillingPeriod(models.Model):
         OVERDUE = "overdue"
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="billing_periods"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="billing_periods"
     )
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()

@@ -29,3 +29,10 @@ def test_it_rolls_as_of_the_given_moment(alice):
 def test_it_rejects_a_moment_that_is_not_a_datetime(db):
     with pytest.raises(CommandError, match="not an ISO 8601 datetime"):
         call_command("create_billing_periods", "--now", "next tuesday")
+
+
+def test_it_refuses_a_moment_in_the_future(alice):
+    # Rolling "next month" now would close the running month under live jobs.
+    with pytest.raises(CommandError, match="is in the future"):
+        call_command("create_billing_periods", "--now", "2999-01-01T00:00:00Z")
+    assert not BillingPeriod.objects.exists()

@@ -15,7 +15,12 @@ def aware_datetime(raw: str) -> datetime:
     parsed = parse_datetime(raw)
     if parsed is None:
         raise ArgumentTypeError(f"not an ISO 8601 datetime: {raw!r}")
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    parsed = parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    # A moment in the future would close the month that is still running, and
+    # jobs finishing now would find no open period to be billed in.
+    if parsed > timezone.now():
+        raise ArgumentTypeError(f"{raw!r} is in the future; --now is for back-filling the past")
+    return parsed
 
 
 def add_now_argument(parser: CommandParser) -> None:
@@ -23,6 +28,6 @@ def add_now_argument(parser: CommandParser) -> None:
         "--now",
         type=aware_datetime,
         default=None,
-        help="act as if it were this moment (ISO 8601, UTC unless an offset is given); "
+        help="act as if it were this past moment (ISO 8601, UTC unless an offset is given); "
         "for back-filling and testing",
     )
