@@ -313,18 +313,31 @@ def job_mark_failed(*, job_id: UUID | str, code: str, message: str, task_id: str
 
 
 def job_mark_retrying(
-    *, job_id: UUID | str, task_id: str, code: str, message: str, retry_at: datetime
+    *,
+    job_id: UUID | str,
+    task_id: str,
+    code: str,
+    message: str,
+    retry_at: datetime,
+    published_by_requeue: bool = False,
 ) -> bool:
-    """Give the job back to the queue until `retry_at` (the task publishes the
-    retry). The last error is kept for operators; clients see it only if the
-    job finally fails."""
+    """Give the job back to the queue until `retry_at`. The task publishes the
+    retry itself (a countdown), or, with `published_by_requeue`, leaves it to
+    the requeue task, which publishes the job once `retry_at` has passed. The
+    last error is kept for operators; clients see it only if the job finally
+    fails."""
+    # The requeue task publishes jobs queued JOB_REQUEUE_AFTER_S after their
+    # published_at: a countdown's message is due at retry_at (and published
+    # again only if it is lost); a scheduled retry is due at retry_at itself.
+    published_at = retry_at
+    if published_by_requeue:
+        published_at -= timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
     return bool(
         Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker_task_id=task_id).update(
             status=Job.Status.QUEUED,
             error_code=code,
             error_message=message[:2000],
-            # The recovery task measures "stuck in the queue" from here.
-            published_at=retry_at,
+            published_at=published_at,
             updated_at=timezone.now(),
         )
     )

@@ -389,6 +389,13 @@ if env_str("MODEL_PRICES"):
     import json
 
     MODEL_PRICES = json.loads(env_str("MODEL_PRICES"))
+# Every model a job may use must have a price, or its answers could not be
+# billed (the solve task would fail them after paying the provider).
+_unpriced = [m for m in dict.fromkeys([OPENAI_MODEL, *OPENAI_ALLOWED_MODELS]) if m not in MODEL_PRICES]
+if _unpriced:
+    raise ImproperlyConfigured(
+        f"No MODEL_PRICES entry for {', '.join(_unpriced)} (OPENAI_MODEL / OPENAI_ALLOWED_MODELS)"
+    )
 BILLING_DUE_DAYS = env_int("BILLING_DUE_DAYS", 14)
 
 # --- Webhooks -----------------------------------------------------------------------------
@@ -434,16 +441,26 @@ JOB_IDEMPOTENCY_TTL_S = env_int("JOB_IDEMPOTENCY_TTL_S", 24 * 3600)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5)
 JOB_RETRY_BASE_DELAY_S = env_int("JOB_RETRY_BASE_DELAY_S", 2)
 JOB_RETRY_MAX_DELAY_S = env_int("JOB_RETRY_MAX_DELAY_S", 120)
+# A provider's Retry-After above JOB_RETRY_MAX_DELAY_S is honoured through the
+# database (the requeue task publishes the job when due), up to this; longer,
+# the job fails with the provider's error.
+JOB_RETRY_AFTER_MAX_S = env_int("JOB_RETRY_AFTER_MAX_S", 3600)
 # A queued job not picked up this long after publishing is published again.
 JOB_REQUEUE_AFTER_S = env_int("JOB_REQUEUE_AFTER_S", 300)
-# A running job past started_at + this is taken back (its worker died).
-JOB_RUN_DEADLINE_S = env_int("JOB_RUN_DEADLINE_S", CELERY_TASK_TIME_LIMIT + 60)
+# A running job past its claim + this is taken back (its worker died). The
+# worker's thread pool enforces no Celery time limit: a run is bounded by the
+# model call's own timeout (OPENAI_TIMEOUT_S, see workers/providers), plus
+# room for reading the image and writing the outcome.
+JOB_RUN_DEADLINE_S = env_int("JOB_RUN_DEADLINE_S", OPENAI_TIMEOUT_S + 60)
 # Input images of finished jobs are deleted after this many days.
 JOB_INPUT_RETENTION_DAYS = env_int("JOB_INPUT_RETENTION_DAYS", 7)
 # The mock provider (no OPENAI_API_KEY) answers after this delay.
 MOCK_PROVIDER_LATENCY_MS = env_int("MOCK_PROVIDER_LATENCY_MS", 800)
 # Pool of Redis connections for ?wait=N subscriptions (one per waiting request).
 JOB_WAIT_REDIS_MAX_CONNECTIONS = REDIS_MAX_CONNECTIONS
+# ?wait=N requests one user may hold at once (each holds a web thread); more
+# are answered at once with the job as it is.
+JOB_MAX_CONCURRENT_WAITS = env_int("JOB_MAX_CONCURRENT_WAITS", 8)
 # Requests per token (per user for session logins); DRF rate syntax.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_submit"] = env_str("THROTTLE_SUBMIT_RATE", "120/min")
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_read"] = env_str("THROTTLE_READ_RATE", "1200/min")

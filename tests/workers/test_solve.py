@@ -195,3 +195,98 @@ def test_retry_after_is_read_in_seconds_milliseconds_and_dates() -> None:
     assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0
     assert retry_after_seconds({"retry-after": "soon"}) is None
     assert retry_after_seconds({}) is None
+
+
+def test_an_unexpected_error_after_the_call_fails_the_job_once_unbilled(alice, fake_openai, settings) -> None:
+    # A model with no price: the answer cannot be billed. The job must not
+    # stay running (recovery would call the model again and again).
+    settings.MODEL_PRICES = {}
+    job = _run(make_job(alice))
+    assert (job.status, job.error_code) == (Job.Status.FAILED, "internal_error")
+    assert job.completed_at is not None and job.attempts == 1
+    assert len(fake_openai.completions()) == 1
+    assert not UsageRecord.objects.exists()
+
+
+def test_an_unexpected_error_before_the_call_fails_the_job(alice, fake_openai, monkeypatch, caplog) -> None:
+    from workers.tasks import solve
+
+    def broken_storage(job):
+        raise RuntimeError("storage is down")
+
+    monkeypatch.setattr(solve, "_solve_request", broken_storage)
+    job = make_job(alice)
+    result = solve_job_task.apply(args=(str(job.id),))
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (Job.Status.FAILED, "internal_error")
+    assert "storage is down" not in job.error_message
+    assert result.failed()
+    assert fake_openai.completions() == []
+    record = next(r for r in caplog.records if "unexpected error" in r.getMessage())
+    assert record.exc_info is not None
+
+
+def test_an_unexpected_error_does_not_touch_a_job_the_run_lost(alice, fake_openai, monkeypatch) -> None:
+    from workers.tasks import solve
+
+    job = make_job(alice)
+
+    def canceled_then_broken(job_):
+        job_cancel(job=Job.objects.get(pk=job.pk))
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(solve, "_solve_request", canceled_then_broken)
+    job = _run(job)
+    assert (job.status, job.error_code) == (Job.Status.CANCELED, "canceled")
+
+
+def test_the_retry_countdown_honours_retry_after(alice, fake_openai, settings, monkeypatch) -> None:
+    from celery.exceptions import Retry
+
+    settings.JOB_RETRY_MAX_DELAY_S = 120
+    fake_openai.script(RateLimit(retry_after="30"))
+    countdowns = []
+
+    def fake_retry(*, countdown, exc):
+        countdowns.append(countdown)
+        return Retry(exc=exc, when=countdown)
+
+    monkeypatch.setattr(solve_job_task, "retry", fake_retry)
+    job = _run(make_job(alice))
+    assert countdowns == [30]
+    assert (job.status, job.error_code) == (Job.Status.QUEUED, "provider_rate_limited")
+
+
+def test_a_retry_after_beyond_the_backoff_cap_waits_in_the_database(
+    alice, fake_openai, settings, django_capture_on_commit_callbacks
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from workers.tasks.recovery import requeue_stale_jobs_task
+
+    settings.JOB_RETRY_MAX_DELAY_S = 120
+    fake_openai.script(RateLimit(retry_after="900"), Ok())
+    job = _run(make_job(alice))
+    # Not retried early (a countdown cut to the cap would call again at 120 s).
+    assert (job.status, job.error_code, job.attempts) == (Job.Status.QUEUED, "provider_rate_limited", 1)
+    assert len(fake_openai.completions()) == 1
+    with django_capture_on_commit_callbacks() as published:
+        assert requeue_stale_jobs_task() == 0
+        Job.objects.filter(pk=job.pk).update(
+            published_at=job.published_at - timedelta(seconds=901)  # type: ignore[operator]
+        )
+        assert requeue_stale_jobs_task() == 1
+    assert len(published) == 1
+    assert job.published_at is not None
+    due = job.published_at + timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
+    assert abs((due - timezone.now()).total_seconds() - 900) < 10
+
+
+def test_a_retry_after_beyond_the_longest_wait_fails_the_job(alice, fake_openai, settings) -> None:
+    settings.JOB_RETRY_AFTER_MAX_S = 600
+    fake_openai.script(RateLimit(retry_after="86400"))
+    job = _run(make_job(alice))
+    assert (job.status, job.error_code) == (Job.Status.FAILED, "provider_rate_limited")
+    assert len(fake_openai.completions()) == 1

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Retry
 from django.conf import settings
 from django.utils import timezone
 
@@ -39,7 +39,8 @@ def _solve_request(job: Job) -> SolveRequest:
         raise ProviderError(
             "input_missing", f"The input image could not be read: {exc}", retryable=False
         ) from exc
-    mime_type = ALLOWED_FORMATS.get(job.image_format.upper(), ("image/png", "png"))[0]
+    # Submission accepts only ALLOWED_FORMATS and stores the format's name.
+    mime_type = ALLOWED_FORMATS[job.image_format.upper()][0]
     return SolveRequest(
         image=image,
         mime_type=mime_type,
@@ -65,6 +66,29 @@ def solve_job_task(self: Any, job_id: str) -> None:
         # Finished, canceled, or held by another live run: nothing to do.
         logger.info("job %s is not ours to run; skipped", job_id)
         return
+    try:
+        _run(self, job=job, task_id=task_id)
+    except Retry:
+        raise
+    except Exception:
+        # A bug or a broken dependency (no price for the model, storage,
+        # database): retrying would call the model again for the same
+        # outcome, and leaving the job running would let recovery do just
+        # that. The job fails now, if this run still holds it.
+        logger.exception("job %s failed with an unexpected error", job_id)
+        job_mark_failed(
+            job_id=job_id,
+            task_id=task_id,
+            code="internal_error",
+            message="The job failed because of an internal error.",
+        )
+        # Celery records the failure (Flower, task events); the message is
+        # acknowledged, never redelivered.
+        raise
+
+
+def _run(task: Any, *, job: Job, task_id: str) -> None:
+    job_id = str(job.pk)
     if job.attempts > settings.JOB_MAX_ATTEMPTS:
         # Redelivered again and again (a worker dies on it each time).
         job_mark_failed(
@@ -76,18 +100,9 @@ def solve_job_task(self: Any, job_id: str) -> None:
         return
     try:
         answer = provider_get().solve(_solve_request(job))
-    except SoftTimeLimitExceeded:
-        job_mark_failed(job_id=job_id, task_id=task_id, code="timeout", message="The job ran out of time.")
-        return
     except ProviderError as exc:
         if exc.retryable and job.attempts < settings.JOB_MAX_ATTEMPTS:
-            countdown = retry_delay(attempt=job.attempts, retry_after=exc.retry_after)
-            retry_at = timezone.now() + timedelta(seconds=countdown)
-            logger.warning("job %s attempt %d: %s; retry in %ss", job_id, job.attempts, exc.code, countdown)
-            if job_mark_retrying(
-                job_id=job_id, task_id=task_id, code=exc.code, message=exc.message, retry_at=retry_at
-            ):
-                raise self.retry(countdown=countdown, exc=exc) from exc
+            _retry_later(task, job=job, task_id=task_id, exc=exc)
             return
         logger.warning("job %s failed: %s (%s)", job_id, exc.code, exc.message)
         job_mark_failed(job_id=job_id, task_id=task_id, code=exc.code, message=exc.message)
@@ -102,3 +117,41 @@ def solve_job_task(self: Any, job_id: str) -> None:
         output_tokens=answer.output_tokens,
     ):
         logger.info("job %s was canceled or taken over while running; answer discarded", job_id)
+
+
+def _retry_later(task: Any, *, job: Job, task_id: str, exc: ProviderError) -> None:
+    """Give the job back to the queue. A short wait is a Celery countdown; a
+    Retry-After beyond JOB_RETRY_MAX_DELAY_S is kept in the database instead
+    (a message held that long could outlive the broker's visibility timeout),
+    and requeue_stale_jobs_task publishes the job once it is due. Beyond
+    JOB_RETRY_AFTER_MAX_S the job fails with the provider's error."""
+    job_id = str(job.pk)
+    retry_after = exc.retry_after or 0
+    if retry_after > settings.JOB_RETRY_AFTER_MAX_S:
+        logger.warning("job %s failed: %s, Retry-After %ss is too long", job_id, exc.code, retry_after)
+        job_mark_failed(
+            job_id=job_id,
+            task_id=task_id,
+            code=exc.code,
+            message=f"{exc.message} It asked to retry after {int(retry_after)} s.",
+        )
+        return
+    if retry_after > settings.JOB_RETRY_MAX_DELAY_S:
+        retry_at = timezone.now() + timedelta(seconds=retry_after)
+        logger.warning("job %s attempt %d: %s; retry at %s", job_id, job.attempts, exc.code, retry_at)
+        job_mark_retrying(
+            job_id=job_id,
+            task_id=task_id,
+            code=exc.code,
+            message=exc.message,
+            retry_at=retry_at,
+            published_by_requeue=True,
+        )
+        return
+    countdown = retry_delay(attempt=job.attempts, retry_after=exc.retry_after)
+    retry_at = timezone.now() + timedelta(seconds=countdown)
+    logger.warning("job %s attempt %d: %s; retry in %ss", job_id, job.attempts, exc.code, countdown)
+    if job_mark_retrying(
+        job_id=job_id, task_id=task_id, code=exc.code, message=exc.message, retry_at=retry_at
+    ):
+        raise task.retry(countdown=countdown, exc=exc) from exc
