@@ -33,10 +33,6 @@ class ValidatedImage:
     sha256: str
 
     @property
-    def mime_type(self) -> str:
-        return ALLOWED_FORMATS[self.format][0]
-
-    @property
     def extension(self) -> str:
         return ALLOWED_FORMATS[self.format][1]
 
@@ -49,6 +45,11 @@ def _too_large(detail: str) -> Problem:
     return Problem(status=413, slug="image-too-large", detail=detail, extra={"errors": {"image": [detail]}})
 
 
+def image_too_large_bytes() -> Problem:
+    """413 for an image over JOB_MAX_IMAGE_BYTES, however it was sent."""
+    return _too_large(f"The image is larger than {settings.JOB_MAX_IMAGE_BYTES} bytes.")
+
+
 def image_from_base64(text: str) -> bytes:
     """Bytes of an image given as base64 or as a `data:image/...;base64,` URL."""
     text = text.strip()
@@ -58,7 +59,7 @@ def image_from_base64(text: str) -> bytes:
             raise _invalid("A data URL must be of the form data:image/<type>;base64,<data>.")
     # Refuse before decoding anything that could not fit the byte limit.
     if len(text) > settings.JOB_MAX_IMAGE_BYTES * 4 // 3 + 4:
-        raise _too_large(f"The image is larger than {settings.JOB_MAX_IMAGE_BYTES} bytes.")
+        raise image_too_large_bytes()
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
@@ -71,13 +72,19 @@ def image_validate(data: bytes) -> ValidatedImage:
     if not data:
         raise _invalid("The image is empty.")
     if len(data) > settings.JOB_MAX_IMAGE_BYTES:
-        raise _too_large(f"The image is larger than {settings.JOB_MAX_IMAGE_BYTES} bytes.")
+        raise image_too_large_bytes()
     try:
         with warnings.catch_warnings():
             # Our own pixel limit below is stricter; Pillow's warning is noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 fmt = image.format or ""
+                # Multi-picture JPEGs (iPhones, cameras: the photo plus depth
+                # or preview pictures) are JPEGs whose first picture is the
+                # photo; any JPEG decoder shows it. Not an animation.
+                multi_picture_jpeg = fmt == "MPO"
+                if multi_picture_jpeg:
+                    fmt = "JPEG"
                 if fmt not in ALLOWED_FORMATS:
                     raise _invalid(
                         f"Image format {fmt or 'unknown'} is not accepted; use PNG, JPEG, WEBP or GIF."
@@ -90,7 +97,7 @@ def image_validate(data: bytes) -> ValidatedImage:
                         f"The image has {width}x{height} pixels; "
                         f"at most {settings.JOB_MAX_IMAGE_PIXELS} are accepted."
                     )
-                if getattr(image, "is_animated", False):
+                if getattr(image, "is_animated", False) and not multi_picture_jpeg:
                     raise _invalid("Animated images are not accepted.")
                 image.load()
     except UnidentifiedImageError:

@@ -11,8 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.images import image_from_base64
-from config.problems import Problem
+from api.images import image_from_base64, image_too_large_bytes
 
 METADATA_MAX_KEYS = 16
 METADATA_MAX_KEY_CHARS = 64
@@ -34,10 +33,7 @@ class ImageInputField(serializers.Field):
     def to_internal_value(self, data: Any) -> bytes:
         if isinstance(data, UploadedFile):
             if data.size is not None and data.size > settings.JOB_MAX_IMAGE_BYTES:
-                detail = f"The image is larger than {settings.JOB_MAX_IMAGE_BYTES} bytes."
-                raise Problem(
-                    status=413, slug="image-too-large", detail=detail, extra={"errors": {"image": [detail]}}
-                )
+                raise image_too_large_bytes()
             return data.read()
         if isinstance(data, str):
             return image_from_base64(data)
@@ -72,6 +68,9 @@ class MetadataField(serializers.Field):
         for key, value in data.items():
             if not isinstance(value, str):
                 raise serializers.ValidationError(f"Metadata value of {key!r} must be a string.")
+            if "\x00" in key or "\x00" in value:
+                # PostgreSQL's jsonb cannot store it.
+                raise serializers.ValidationError("Metadata keys and values must not contain NUL characters.")
             if not key or len(key) > METADATA_MAX_KEY_CHARS:
                 raise serializers.ValidationError(
                     f"Metadata keys must have 1 to {METADATA_MAX_KEY_CHARS} characters."

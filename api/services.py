@@ -209,8 +209,10 @@ def _job_create(
             job_publish(job_id=job.id)
     except IntegrityError:
         job.image.delete(save=False)
-        # The unique (user, idempotency_key) caught a concurrent twin.
-        raise _key_in_use() from None
+        if idempotency_key and Job.objects.filter(user=user, idempotency_key=idempotency_key).exists():
+            # The unique (user, idempotency_key) caught a concurrent twin.
+            raise _key_in_use() from None
+        raise
     except BaseException:
         job.image.delete(save=False)
         raise

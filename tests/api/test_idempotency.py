@@ -62,3 +62,43 @@ def test_a_key_older_than_24_hours_starts_a_new_job(alice_client) -> None:
 
 def test_an_over_long_key_is_refused(alice_client) -> None:
     assert_problem(_submit(alice_client, "k" * 256), 400, "invalid-idempotency-key")
+
+
+def test_a_concurrent_twin_caught_by_the_unique_constraint_is_409(alice, alice_client, monkeypatch) -> None:
+    # The twin committed between this request's look-up and its insert
+    # (e.g. after the Redis lock expired): the unique (user, key) decides.
+    from api import services
+
+    first = _submit(alice_client, "order-9")
+    assert first.status_code == 202
+    monkeypatch.setattr(services, "_replay_or_conflict", lambda **kwargs: None)
+    stored_before = _stored_inputs()
+    response = _submit(alice_client, "order-9")
+    assert_problem(response, 409, "idempotency-key-in-use")
+    assert Job.objects.count() == 1
+    assert _stored_inputs() == stored_before  # the second image was removed again
+
+
+def test_another_integrity_error_is_not_taken_for_a_key_in_use(alice, monkeypatch) -> None:
+    import pytest
+    from django.db import IntegrityError
+
+    from api import services
+
+    def broken_save(self, *args, **kwargs):
+        raise IntegrityError("NOT NULL constraint failed: api_job.model")
+
+    monkeypatch.setattr(Job, "save", broken_save)
+    with pytest.raises(IntegrityError):
+        services.job_submit(user=alice, image=image_bytes(), idempotency_key="order-10")
+    with pytest.raises(IntegrityError):
+        services.job_submit(user=alice, image=image_bytes())
+
+
+def _stored_inputs() -> set[str]:
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.MEDIA_ROOT) / "inputs"
+    return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()

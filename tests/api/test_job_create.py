@@ -250,3 +250,42 @@ def test_it_throttles_per_token_with_rate_limit_headers(alice_client, settings) 
     assert_problem(third, 429, "rate-limited")
     assert int(third["Retry-After"]) >= 1
     assert third["X-RateLimit-Remaining"] == "0"
+
+
+def _mpo() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    first, second = Image.new("RGB", (64, 48), "white"), Image.new("RGB", (32, 24), "black")
+    first.save(buffer, "MPO", save_all=True, append_images=[second])
+    data = buffer.getvalue()
+    with Image.open(io.BytesIO(data)) as image:
+        assert (image.format, image.n_frames) == ("MPO", 2)  # what Pillow reads from phones
+    return data
+
+
+def test_it_accepts_a_multi_picture_jpeg_as_a_jpeg(alice_client) -> None:
+    response = alice_client.post("/api/v1/solve", {"image": upload(_mpo(), "photo.jpg", "image/jpeg")})
+    assert response.status_code == 202, response.content
+    job = Job.objects.get(pk=response.json()["id"])
+    assert (job.image_format, job.image_width, job.image_height) == ("jpeg", 64, 48)
+
+
+def test_a_multi_picture_jpeg_is_sent_to_the_model_as_image_jpeg(alice) -> None:
+    from api.services import job_submit
+    from workers.tasks.solve import _solve_request
+
+    job = job_submit(user=alice, image=_mpo()).job
+    assert _solve_request(job).mime_type == "image/jpeg"
+
+
+@pytest.mark.parametrize("metadata", [{"k": "a\x00b"}, {"k\x00": "v"}], ids=["value", "key"])
+def test_it_refuses_a_nul_character_in_metadata(alice_client, metadata) -> None:
+    response = alice_client.post(
+        "/api/v1/solve", {"image": b64(image_bytes()), "metadata": metadata}, format="json"
+    )
+    body = assert_problem(response, 400, "validation-error")
+    assert "metadata" in body["errors"]
+    assert not Job.objects.exists()
