@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,17 +45,20 @@ class Submission:
     replayed: bool
 
 
-def job_publish(*, job_id: UUID | str) -> None:
+def job_publish(*, job_id: UUID | str, request_id: str = "") -> None:
     """Hand the job to the solve queue once the current transaction commits
     (a worker must never look for a row that is not there yet). A failed
     publish is logged, not raised: the job stays queued with its
-    published_at, and the recovery task publishes it again."""
+    published_at, and the recovery task publishes it again. The task carries
+    the submission's request ID, so its logs name it however often the job
+    is published."""
 
     def _send() -> None:
         # By name, so the domain app never imports task modules.
         from workers.celery import app
 
-        app.send_task(SOLVE_TASK_NAME, args=[str(job_id)])
+        headers = {"request_id": request_id} if request_id else None
+        app.send_task(SOLVE_TASK_NAME, args=[str(job_id)], headers=headers)
 
     transaction.on_commit(_send, robust=True)
 
@@ -206,7 +210,7 @@ def _job_create(
             User.objects.select_for_update().filter(pk=user.pk).first()
             _check_in_flight(user)
             job.save(force_insert=True)
-            job_publish(job_id=job.id)
+            job_publish(job_id=job.id, request_id=request_id)
     except IntegrityError:
         job.image.delete(save=False)
         if idempotency_key and Job.objects.filter(user=user, idempotency_key=idempotency_key).exists():
@@ -391,7 +395,7 @@ def job_rerun(*, job: Job) -> bool:
             updated_at=now,
         )
         if updated:
-            job_publish(job_id=job.pk)
+            job_publish(job_id=job.pk, request_id=job.request_id)
     return bool(updated)
 
 
@@ -401,19 +405,19 @@ def jobs_requeue_stale(*, now: datetime | None = None, batch: int = 500) -> int:
     many were published."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
-    ids = list(
-        Job.objects.filter(status=Job.Status.QUEUED, published_at__lt=cutoff).values_list("pk", flat=True)[
+    stale = list(
+        Job.objects.filter(status=Job.Status.QUEUED, published_at__lt=cutoff).values_list("pk", "request_id")[
             :batch
         ]
     )
     published = 0
-    for job_id in ids:
+    for job_id, request_id in stale:
         with transaction.atomic():
             # Conditional, so two beat runs at once publish each job once.
             if Job.objects.filter(pk=job_id, status=Job.Status.QUEUED, published_at__lt=cutoff).update(
                 published_at=now, updated_at=now
             ):
-                job_publish(job_id=job_id)
+                job_publish(job_id=job_id, request_id=request_id)
                 published += 1
     if published:
         logger.warning("re-published %d job(s) stuck in the queue", published)
@@ -427,7 +431,7 @@ def jobs_recover_expired(*, now: datetime | None = None, batch: int = 500) -> tu
     now = now or timezone.now()
     expired = Job.objects.filter(status=Job.Status.RUNNING, deadline_at__lt=now)
     requeued = failed = 0
-    for job_id, attempts in expired.values_list("pk", "attempts")[:batch]:
+    for job_id, attempts, request_id in expired.values_list("pk", "attempts", "request_id")[:batch]:
         if attempts >= settings.JOB_MAX_ATTEMPTS:
             if job_mark_failed(
                 job_id=job_id, code="timeout", message="The job did not finish before its deadline."
@@ -438,22 +442,30 @@ def jobs_recover_expired(*, now: datetime | None = None, batch: int = 500) -> tu
             if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, deadline_at__lt=now).update(
                 status=Job.Status.QUEUED, worker_task_id="", published_at=now, updated_at=now
             ):
-                job_publish(job_id=job_id)
+                job_publish(job_id=job_id, request_id=request_id)
                 requeued += 1
     if requeued or failed:
         logger.warning("recovered expired running jobs: %d requeued, %d failed", requeued, failed)
     return requeued, failed
 
 
-def job_inputs_purge(*, now: datetime | None = None, batch: int = 500) -> int:
+def job_inputs_purge(*, now: datetime | None = None, batch: int = 500, budget_s: float = 600) -> int:
     """Delete the input images of jobs finished more than the retention
-    period ago; the job rows (results, usage) stay."""
+    period ago; the job rows (results, usage) stay. Batch after batch until
+    none is left or `budget_s` has been spent (the next run goes on)."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.JOB_INPUT_RETENTION_DAYS)
+    stop_at = time.monotonic() + budget_s
     purged = 0
     jobs = Job.objects.filter(status__in=Job.TERMINAL, completed_at__lt=cutoff).exclude(image="")
-    for job in jobs.only("pk", "image")[:batch]:
-        job.image.delete(save=False)
-        Job.objects.filter(pk=job.pk).update(image="")
-        purged += 1
+    while True:
+        page = list(jobs.only("pk", "image").order_by("completed_at")[:batch])
+        for job in page:
+            job.image.delete(save=False)
+            Job.objects.filter(pk=job.pk).update(image="")
+            purged += 1
+        if len(page) < batch or time.monotonic() >= stop_at:
+            break
+    if purged:
+        logger.info("purged the input images of %d finished job(s)", purged)
     return purged

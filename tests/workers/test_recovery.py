@@ -83,3 +83,64 @@ def test_input_images_of_old_finished_jobs_are_purged(alice, settings) -> None:
         job.refresh_from_db()
         assert default_storage.exists(str(job.image.name))
     assert purge_expired_inputs_task() == 0
+
+
+def test_the_purge_goes_on_past_one_batch(alice, settings) -> None:
+    long_ago = timezone.now() - timedelta(days=settings.JOB_INPUT_RETENTION_DAYS + 1)
+    old = [make_job(alice, status=Job.Status.FAILED, completed_at=long_ago) for _ in range(5)]
+    from api.services import job_inputs_purge
+
+    assert job_inputs_purge(batch=2) == 5
+    assert not Job.objects.filter(pk__in=[job.pk for job in old]).exclude(image="").exists()
+
+
+def test_the_purge_stops_when_its_time_budget_is_spent(alice, settings) -> None:
+    long_ago = timezone.now() - timedelta(days=settings.JOB_INPUT_RETENTION_DAYS + 1)
+    for _ in range(5):
+        make_job(alice, status=Job.Status.FAILED, completed_at=long_ago)
+    from api.services import job_inputs_purge
+
+    assert job_inputs_purge(batch=2, budget_s=0) == 2
+    assert job_inputs_purge(batch=2) == 3
+
+
+def _sent_tasks(monkeypatch) -> list[dict]:
+    from workers.celery import app
+
+    sent: list[dict] = []
+    monkeypatch.setattr(app, "send_task", lambda name, **options: sent.append({"name": name, **options}))
+    return sent
+
+
+def test_a_job_published_again_keeps_its_request_id(
+    alice, settings, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    sent = _sent_tasks(monkeypatch)
+    stale = make_job(
+        alice,
+        request_id="req-submit-0001",
+        published_at=timezone.now() - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S + 5),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert requeue_stale_jobs_task() == 1
+    assert sent == [
+        {
+            "name": "workers.tasks.solve.solve_job_task",
+            "args": [str(stale.pk)],
+            "headers": {"request_id": "req-submit-0001"},
+        }
+    ]
+
+
+def test_a_recovered_job_keeps_its_request_id(alice, monkeypatch, django_capture_on_commit_callbacks) -> None:
+    sent = _sent_tasks(monkeypatch)
+    make_job(
+        alice,
+        status=Job.Status.RUNNING,
+        request_id="req-submit-0002",
+        deadline_at=timezone.now() - timedelta(seconds=1),
+        attempts=1,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert recover_expired_jobs_task() == {"requeued": 1, "failed": 0}
+    assert [task["headers"] for task in sent] == [{"request_id": "req-submit-0002"}]
