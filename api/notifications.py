@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from uuid import UUID
 
@@ -40,16 +42,50 @@ def job_finished_notify(job_id: UUID | str) -> None:
         logger.warning("could not publish the end of job %s", job_id, exc_info=True)
 
 
+@contextmanager
+def wait_slot(user_id: int) -> Iterator[bool]:
+    """One of the user's JOB_MAX_CONCURRENT_WAITS places to hold a request
+    (each holds a web thread): yields False when they are all taken. A Redis
+    counter; its expiry undoes the count of a process that died holding a
+    place. Raises redis.RedisError if Redis is unreachable."""
+    key = f"imagesolve:job-waits:{user_id}"
+    client = _client()
+    with client.pipeline() as pipe:
+        pipe.incr(key)
+        pipe.expire(key, settings.JOB_MAX_WAIT_S + 30)
+        count = int(pipe.execute()[0])
+    try:
+        yield count <= settings.JOB_MAX_CONCURRENT_WAITS
+    finally:
+        try:
+            client.decr(key)
+        except redis.RedisError:
+            logger.warning("could not release a wait place of user %s", user_id, exc_info=True)
+
+
 class JobFinishedSubscription:
-    """`with JobFinishedSubscription(job_id) as sub: ...; sub.wait(seconds)`."""
+    """`with JobFinishedSubscription(job_id) as sub: ...; sub.wait(seconds)`.
+    Entering returns once Redis has confirmed the subscription, so anything
+    published after that reaches `wait`."""
 
     def __init__(self, job_id: UUID | str) -> None:
         self._channel = _channel(job_id)
-        self._pubsub = _client().pubsub(ignore_subscribe_messages=True)
+        self._pubsub = _client().pubsub()
 
     def __enter__(self) -> JobFinishedSubscription:
-        self._pubsub.subscribe(self._channel)
-        return self
+        try:
+            self._pubsub.subscribe(self._channel)
+            # subscribe() only sends the command; the confirmation says the
+            # server has registered it.
+            deadline = time.monotonic() + 5
+            while (remaining := deadline - time.monotonic()) > 0:
+                message = self._pubsub.get_message(timeout=remaining)
+                if message is not None and message.get("type") == "subscribe":
+                    return self
+            raise redis.TimeoutError(f"no confirmation of the subscription to {self._channel}")
+        except BaseException:
+            self._pubsub.close()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self._pubsub.close()

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from uuid import UUID
 
+import redis
 from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
 
 from accounts.models import User
 from api.models import Job
+
+logger = logging.getLogger(__name__)
 
 
 def job_get_for_user(*, user: User, job_id: UUID | str) -> Job:
@@ -43,15 +47,23 @@ def job_wait_for_user(*, user: User, job_id: UUID | str, seconds: float) -> Job:
     """The job, once it has ended or after `seconds`, whichever comes first.
     Blocks on a Redis subscription, not on database polling: subscribe, read
     again (a job that ended before the subscription is seen here), then wait
-    for the notification its terminal transition publishes."""
-    from api.notifications import JobFinishedSubscription
+    for the notification its terminal transition publishes. Answers at once,
+    with the job as it is, when the user already holds
+    JOB_MAX_CONCURRENT_WAITS waiting requests or Redis is unreachable."""
+    from api.notifications import JobFinishedSubscription, wait_slot
 
     job = job_get_for_user(user=user, job_id=job_id)
     if seconds <= 0 or job.is_terminal:
         return job
-    with JobFinishedSubscription(job.pk) as subscription:
-        job = job_get_for_user(user=user, job_id=job_id)
-        if job.is_terminal:
-            return job
-        subscription.wait(seconds)
+    try:
+        with wait_slot(user.pk) as granted:
+            if not granted:
+                return job
+            with JobFinishedSubscription(job.pk) as subscription:
+                job = job_get_for_user(user=user, job_id=job_id)
+                if job.is_terminal:
+                    return job
+                subscription.wait(seconds)
+    except redis.RedisError:
+        logger.warning("?wait on job %s without Redis: answered at once", job_id, exc_info=True)
     return job_get_for_user(user=user, job_id=job_id)

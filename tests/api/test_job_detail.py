@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
+import redis
 from django.db import connection
 
+from api import notifications
 from api.models import Job
 from api.notifications import job_finished_notify
 from api.representations import job_representation
@@ -71,24 +74,78 @@ def test_wait_returns_at_once_for_a_finished_job(alice, alice_client) -> None:
 
 def test_wait_returns_when_the_job_finishes(alice, alice_client, transactional_db) -> None:
     """The waiting request is woken by the notification, not by its timeout:
-    the job is finished by another thread while the request waits 60 s."""
+    another thread finishes the job once Redis reports the request's
+    subscription, and publishes once. A broken wake-up would hold the request
+    for the whole 30 s."""
     job = make_job(alice, status=Job.Status.RUNNING)
+    channel = f"imagesolve:job-finished:{job.pk}"
+    subscribed = threading.Event()
 
     def finish() -> None:
-        # Keep notifying until the waiter has subscribed (it may not yet have).
-        for _ in range(200):
+        try:
+            redis_client = notifications._client()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not stop.is_set():
+                if dict(redis_client.pubsub_numsub(channel)).get(channel.encode(), 0) > 0:
+                    subscribed.set()
+                    break
+                time.sleep(0.01)
             Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED, error_code="timeout")
             job_finished_notify(job.pk)
-            if done.wait(0.05):
-                break
-        connection.close()
+        finally:
+            connection.close()
 
-    done = threading.Event()
+    stop = threading.Event()
     finisher = threading.Thread(target=finish)
     finisher.start()
+    started = time.monotonic()
     try:
-        body = alice_client.get(f"/api/v1/jobs/{job.id}?wait=60").json()
+        body = alice_client.get(f"/api/v1/jobs/{job.id}?wait=30").json()
     finally:
-        done.set()
+        stop.set()
         finisher.join()
+    assert subscribed.is_set()
     assert body["status"] == "failed"
+    assert time.monotonic() - started < 15
+
+
+def test_wait_sees_an_end_that_raced_with_the_subscription(alice, alice_client, monkeypatch) -> None:
+    """The job ends (and its notification is published) between the first
+    read and the subscription: the read after subscribing sees it."""
+    job = make_job(alice, status=Job.Status.RUNNING)
+    real_enter = notifications.JobFinishedSubscription.__enter__
+
+    def enter_after_the_end(self):
+        Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
+        job_finished_notify(job.pk)
+        return real_enter(self)
+
+    monkeypatch.setattr(notifications.JobFinishedSubscription, "__enter__", enter_after_the_end)
+    started = time.monotonic()
+    assert alice_client.get(f"/api/v1/jobs/{job.id}?wait=30").json()["status"] == "succeeded"
+    assert time.monotonic() - started < 15
+
+
+def test_wait_without_redis_answers_at_once_with_the_job(alice, alice_client, monkeypatch) -> None:
+    job = make_job(alice, status=Job.Status.RUNNING)
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, socket_timeout=0.5)
+    monkeypatch.setattr(notifications, "_client", lambda: unreachable)
+    response = alice_client.get(f"/api/v1/jobs/{job.id}?wait=30")
+    assert response.status_code == 200
+    assert response.json()["status"] == "running"
+
+
+def test_waits_over_the_per_user_cap_answer_at_once(alice, bob, alice_client, bob_client, settings) -> None:
+    settings.JOB_MAX_CONCURRENT_WAITS = 2
+    job = make_job(alice, status=Job.Status.RUNNING)
+    with notifications.wait_slot(alice.pk), notifications.wait_slot(alice.pk):
+        started = time.monotonic()
+        body = alice_client.get(f"/api/v1/jobs/{job.id}?wait=30").json()
+        assert time.monotonic() - started < 5
+        assert body["status"] == "running"
+        # Another user's waits are not counted against alice's.
+        with notifications.wait_slot(bob.pk) as granted:
+            assert granted
+    # The places are given back.
+    with notifications.wait_slot(alice.pk) as first, notifications.wait_slot(alice.pk) as second:
+        assert first and second
