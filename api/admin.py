@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterable
 
 from django.contrib import admin, messages
+from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -10,11 +14,36 @@ from django.utils.html import format_html
 from api.models import Job
 from api.services import job_rerun
 
+logger = logging.getLogger(__name__)
+
+
+def _delete_images_on_commit(names: Iterable[str]) -> None:
+    """Input images of deleted jobs, once the deletion has committed (a
+    rolled-back deletion keeps its jobs whole)."""
+    names = [name for name in names if name]
+
+    def _delete() -> None:
+        for name in names:
+            try:
+                default_storage.delete(name)
+            except Exception:
+                logger.warning("could not delete the input image %s", name, exc_info=True)
+
+    if names:
+        transaction.on_commit(_delete, robust=True)
+
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = ("id", "user", "status", "model", "created_at", "completed_at", "error_code", "attempts")
-    list_filter = ("status", "model", "created_at", "completed_at", "error_code")
+    list_filter = (
+        "status",
+        ("user", admin.RelatedOnlyFieldListFilter),
+        "model",
+        "created_at",
+        "completed_at",
+        "error_code",
+    )
     search_fields = ("=id", "user__email", "request_id", "idempotency_key")
     date_hierarchy = "created_at"
     list_select_related = ("user",)
@@ -29,6 +58,18 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    # Deleting a job deletes its stored input image too (billed jobs are
+    # protected by their usage record and cannot be deleted).
+    def delete_model(self, request: HttpRequest, obj: Job) -> None:
+        name = obj.image.name or ""
+        super().delete_model(request, obj)
+        _delete_images_on_commit([name])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        names = list(queryset.exclude(image="").values_list("image", flat=True))
+        super().delete_queryset(request, queryset)
+        _delete_images_on_commit(names)
 
     @admin.display(description="result")
     def result_pretty(self, job: Job) -> str:

@@ -76,7 +76,6 @@ class Job(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     # A running job not finished by then is recovered by the maintenance task.
     deadline_at = models.DateTimeField(null=True, blank=True)
-    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     # Last time the solve task was published (re-published for stuck jobs).
     published_at = models.DateTimeField(null=True, blank=True)
 

@@ -357,7 +357,6 @@ def job_cancel(*, job: Job) -> Job:
     with transaction.atomic():
         updated = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
             status=Job.Status.CANCELED,
-            cancel_requested_at=now,
             completed_at=now,
             error_code="canceled",
             error_message="Canceled by the client.",

@@ -56,3 +56,44 @@ def test_customers_cannot_open_the_admin(alice) -> None:
     browser = Client()
     browser.force_login(alice)
     assert browser.get("/admin/api/job/").status_code == 302
+
+
+def test_operators_filter_jobs_by_user(alice, bob, admin_client) -> None:
+    mine = make_job(alice)
+    make_job(bob)
+    response = admin_client.get(f"/admin/api/job/?user__id__exact={alice.pk}")
+    assert response.status_code == 200
+    assert [job.pk for job in response.context["cl"].result_list] == [mine.pk]
+    assert "By user" in response.content.decode()
+
+
+def test_deleting_jobs_deletes_their_input_images(
+    alice, admin_client, django_capture_on_commit_callbacks
+) -> None:
+    from django.core.files.storage import default_storage
+
+    jobs = [make_job(alice, status=Job.Status.FAILED) for _ in range(2)]
+    names = [str(job.image.name) for job in jobs]
+    assert all(default_storage.exists(name) for name in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/api/job/",
+            {"action": "delete_selected", "_selected_action": [str(job.id) for job in jobs], "post": "yes"},
+        )
+    assert response.status_code == 302
+    assert not Job.objects.exists()
+    assert not any(default_storage.exists(name) for name in names)
+
+
+def test_deleting_one_job_deletes_its_input_image(
+    alice, admin_client, django_capture_on_commit_callbacks
+) -> None:
+    from django.core.files.storage import default_storage
+
+    job = make_job(alice, status=Job.Status.CANCELED)
+    name = str(job.image.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/api/job/{job.id}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Job.objects.filter(pk=job.pk).exists()
+    assert not default_storage.exists(name)

@@ -16,7 +16,7 @@ def test_it_cancels_a_queued_job(alice, alice_client) -> None:
     assert body["completed_at"]
     assert body["error"]["code"] == "canceled"
     job.refresh_from_db()
-    assert job.status == Job.Status.CANCELED and job.cancel_requested_at is not None
+    assert job.status == Job.Status.CANCELED and job.completed_at is not None
 
 
 def test_it_cancels_a_running_job(alice, alice_client) -> None:
