@@ -22,6 +22,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -63,6 +64,13 @@ def _problem(description: str) -> OpenApiResponse:
 _UNAUTHENTICATED = _problem("not-authenticated: no valid session or token.")
 _SESSION_REQUIRED = _problem("session-required: log in with a session; an API token cannot do this.")
 _THROTTLED = _problem("rate-limited: too many requests; see Retry-After.")
+
+# The POST endpoints used before a session exists take no authentication, so
+# no CSRF check either. They read JSON only: a <form> on another site can post
+# urlencoded, multipart or text/plain bodies, but application/json needs a
+# CORS preflight, which only CORS_ALLOWED_ORIGINS pass. Otherwise such a form
+# could log a visitor's browser into the attacker's account (login CSRF).
+_JSON_ONLY = [JSONParser]
 
 
 class IsSessionAuthenticated(BasePermission):
@@ -135,6 +143,7 @@ class CsrfApi(APIView):
 class RegisterApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    parser_classes = _JSON_ONLY
     throttle_classes = [RegisterThrottle]
 
     @extend_schema_serializer(component_name="Register")
@@ -199,6 +208,7 @@ class _SendsEmailApi(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    parser_classes = _JSON_ONLY
     throttle_classes = [EmailIPThrottle, EmailAddressThrottle]
     answer = ""
 
@@ -238,7 +248,9 @@ class LoginApi(APIView):
     # No authentication: logging in is what creates the session.
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginIPThrottle, LoginAccountThrottle]
+    parser_classes = _JSON_ONLY
+    # Every attempt per IP here; failed attempts per account in post().
+    throttle_classes = [LoginIPThrottle]
 
     @extend_schema_serializer(component_name="Login")
     class InputSerializer(serializers.Serializer):
@@ -259,12 +271,20 @@ class LoginApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        # The slot is taken before the password is checked, so concurrent
+        # guesses cannot all get in; it is kept only if the password was wrong.
+        account = LoginAccountThrottle()
+        if not account.reserve(data.validated_data["email"]):
+            self.throttled(request, account.wait())
+        failed = False
         try:
             user = services.user_login(request=request._request, **data.validated_data)
         except Problem as exc:
-            if exc.slug == services.INVALID_CREDENTIALS:
-                LoginAccountThrottle().record_failure(request)
+            failed = exc.slug == services.INVALID_CREDENTIALS
             raise
+        finally:
+            if not failed:
+                account.release()
         return Response(UserOutputSerializer(user).data)
 
 
@@ -340,6 +360,7 @@ class PasswordResetApi(_SendsEmailApi):
 class PasswordResetConfirmApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    parser_classes = _JSON_ONLY
 
     @extend_schema_serializer(component_name="PasswordResetCheck")
     class CheckSerializer(serializers.Serializer):

@@ -97,7 +97,7 @@ def user_register(*, email: str, password: str, invite_code: str, base_url: str)
     3. Create the user and claim the code with a conditional UPDATE in one
        transaction; if another registration claimed it in between, 0 rows
        change and everything rolls back.
-    4. Send the verification email."""
+    4. Queue the verification email (sent by a worker after the commit)."""
     email = normalize_email(email)
     now = timezone.now()
     invite = _invite_code_check(invite_code, now=now)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from rest_framework.request import Request
@@ -31,25 +32,71 @@ class LoginIPThrottle(_IPThrottle):
     scope = "accounts_login_ip"
 
 
-class LoginAccountThrottle(_EmailThrottle):
-    """Counts failed logins only: checking does not record, the view calls
-    `record_failure` when the password was wrong. A user who logs in often is
-    never locked out by their own successes."""
+class LoginAccountThrottle(SimpleRateThrottle):
+    """Failed logins per account, whatever the IP. Not one of the view's
+    `throttle_classes`: the login view calls it around the password check.
+
+    An attempt takes a slot *before* the password is checked (~100 ms of
+    argon2), with an atomic increment, so concurrent guesses cannot all pass a
+    check that none of them has recorded yet. The view gives the slot back
+    (`release`) unless the password was wrong: only failures count, and a user
+    who logs in often is never locked out by their own successes.
+
+    The count is kept per fixed window of the rate's period (the clock hour
+    for "10/hour"), in one cache key that expires with its window; Retry-After
+    is the time left in it. At most `limit` failures land in any one window,
+    so at most twice that in the span of one period around a window boundary.
+    """
 
     scope = "accounts_login_account"
 
-    def throttle_success(self) -> bool:
+    def __init__(self) -> None:
+        super().__init__()
+        self.key = None
+        self.now = 0.0
+
+    def reserve(self, email: str) -> bool:
+        """Take a slot for one login attempt on `email`; False when the
+        account has used up its failures for this window (nothing is held)."""
+        self.key = None
+        limit, period = self.parse_rate(self.rate)
+        if limit is None or period is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // period)
+        key = self.cache_format % {"scope": self.scope, "ident": f"{normalize_email(email)}:{window}"}
+        # SET NX, then INCR: each atomic in Redis, so every racer gets its own n.
+        self.cache.add(key, 0, period)
+        try:
+            n = self.cache.incr(key)
+        except ValueError:  # expired in between (clock skew between servers, eviction)
+            self.cache.add(key, 0, period)
+            n = self.cache.incr(key)
+        if n == 1:
+            # A key that expires just before an INCR or DECR comes back without
+            # a TTL; every count passes 1 on its way up, so it gets one here.
+            self.cache.touch(key, period)
+        self.key = key
+        if n > limit:
+            self.release()
+            return False
         return True
 
-    def record_failure(self, request: Request) -> None:
-        key = self.get_cache_key(request, None)
-        _, duration = self.parse_rate(self.rate)
-        if key is None or duration is None:
+    def release(self) -> None:
+        """Give the slot back: the attempt was not a failed password check
+        (or was refused). Safe to call twice."""
+        key, self.key = self.key, None
+        if key is None:
             return
-        now = self.timer()
-        history = [t for t in self.cache.get(key, []) if t > now - duration]
-        history.insert(0, now)
-        self.cache.set(key, history, duration)
+        with suppress(ValueError):  # the window ended meanwhile
+            self.cache.decr(key)
+
+    def wait(self) -> float:
+        """Seconds until the current window ends."""
+        _, period = self.parse_rate(self.rate)
+        if period is None:
+            return 0.0
+        return period - self.now % period
 
 
 class RegisterThrottle(_IPThrottle):

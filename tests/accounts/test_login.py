@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.throttles import LoginAccountThrottle
 from tests.accounts.conftest import assert_problem
 from tests.factories import PASSWORD, make_user
 
@@ -78,6 +79,30 @@ def test_successful_logins_do_not_count_against_the_account(client, alice, monke
     assert [_login(client).status_code for _ in range(4)] == [200] * 4
 
 
+def test_only_wrong_passwords_count_against_the_account(client, alice, monkeypatch):
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "accounts_login_account", "1/hour")
+    make_user("carol@example.com", verified=False)
+    for _ in range(3):
+        assert_problem(_login(client, email="carol@example.com"), 403, "email-not-verified")
+        no_password = client.post(URL, {"email": "alice@example.com"}, format="json")
+        assert_problem(no_password, 400, "validation-error")
+
+    assert_problem(_login(client, email="carol@example.com", password="guess"), 400, "invalid-credentials")
+    assert_problem(_login(client, email="carol@example.com"), 429, "rate-limited")
+    assert _login(client).status_code == 200
+
+
+def test_retry_after_is_the_time_left_in_the_window(client, alice, monkeypatch):
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "accounts_login_account", "1/hour")
+    monkeypatch.setattr(LoginAccountThrottle, "timer", staticmethod(lambda: 1_800_000_000.0 + 3000))
+    _login(client, password="guess")
+
+    response = _login(client, password="guess")
+
+    assert_problem(response, 429, "rate-limited")
+    assert int(response["Retry-After"]) == 600  # the clock hour ends in 10 minutes
+
+
 def test_it_throttles_every_attempt_per_ip(client, alice, monkeypatch):
     monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "accounts_login_ip", "3/min")
     for i in range(3):
@@ -90,10 +115,15 @@ def test_it_throttles_every_attempt_per_ip(client, alice, monkeypatch):
 def test_a_forged_forwarded_for_header_does_not_escape_the_ip_throttle(client, alice, monkeypatch):
     monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "accounts_login_ip", "2/min")
     for i in range(2):
-        client.post(URL, {"email": "x@example.com", "password": "x"}, HTTP_X_FORWARDED_FOR=f"1.2.3.{i}")
+        client.post(
+            URL, {"email": "x@example.com", "password": "x"}, format="json", HTTP_X_FORWARDED_FOR=f"1.2.3.{i}"
+        )
 
     response = client.post(
-        URL, {"email": "alice@example.com", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="9.9.9.9"
+        URL,
+        {"email": "alice@example.com", "password": PASSWORD},
+        format="json",
+        HTTP_X_FORWARDED_FOR="9.9.9.9",
     )
 
     assert_problem(response, 429, "rate-limited")

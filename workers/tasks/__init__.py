@@ -2,6 +2,7 @@
 autodiscovery (which imports `workers.tasks`) registers them all."""
 
 from workers.tasks import billing as billing
+from workers.tasks import emails as emails
 from workers.tasks import health
 from workers.tasks import webhooks as webhooks
 
