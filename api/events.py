@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from api.models import Job
 
+# The event types: the only definition (webhook payloads' `type`).
 STARTED = "job.started"
 SUCCEEDED = "job.succeeded"
 FAILED = "job.failed"

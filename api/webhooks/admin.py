@@ -1,11 +1,24 @@
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from api.webhooks.models import WebhookAccount, WebhookAttempt, WebhookDelivery
 from api.webhooks.services import webhook_delivery_redeliver
+from api.webhooks.validation import url_for_log
+
+
+# URLs may carry credentials (user:pass@) or tokens in the query: operators
+# see scheme, host, port and path only, like the logs.
+def _body_for_operators(delivery: WebhookDelivery) -> str:
+    # The job in the body carries its webhook_url.
+    body = delivery.body
+    for url in {delivery.url, json.dumps(delivery.url)[1:-1]}:
+        body = body.replace(url, url_for_log(delivery.url))
+    return body
 
 
 class WebhookAttemptInline(admin.TabularInline):
@@ -35,7 +48,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "webhook_id",
         "event_type",
         "user",
-        "url",
+        "target",
         "status",
         "attempt_count",
         "last_status_code",
@@ -47,14 +60,15 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["user"]
     raw_id_fields = ["user", "job"]
+    exclude = ["url", "body"]
     readonly_fields = [
         "id",
         "webhook_id",
         "user",
         "job",
         "event_type",
-        "url",
-        "body",
+        "target",
+        "body_redacted",
         "request_id",
         "status",
         "attempt_count",
@@ -72,6 +86,14 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="URL")
+    def target(self, obj: WebhookDelivery) -> str:
+        return url_for_log(obj.url)
+
+    @admin.display(description="body")
+    def body_redacted(self, obj: WebhookDelivery) -> str:
+        return _body_for_operators(obj)
 
     @admin.action(description="Redeliver now (same webhook-id)")
     def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
@@ -97,10 +119,15 @@ class WebhookAttemptAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookAccount)
 class WebhookAccountAdmin(admin.ModelAdmin):
-    list_display = ["user", "default_url", "default_url_disabled_at", "secret_created_at"]
+    list_display = ["user", "default_target", "default_url_disabled_at", "secret_created_at"]
     list_filter = ["default_url_disabled_at"]
     search_fields = ["user__email", "default_url"]
     raw_id_fields = ["user"]
-    # Secrets are not shown to operators; owners see theirs through the API.
-    exclude = ["secret", "previous_secret"]
-    readonly_fields = ["secret_created_at", "previous_secret_expires_at"]
+    # Secrets are not shown to operators; owners see theirs through the API
+    # (and set their URL there, where it is checked).
+    exclude = ["secret", "previous_secret", "default_url"]
+    readonly_fields = ["secret_created_at", "previous_secret_expires_at", "default_target"]
+
+    @admin.display(description="default URL")
+    def default_target(self, obj: WebhookAccount) -> str:
+        return url_for_log(obj.default_url) if obj.default_url else ""

@@ -72,7 +72,9 @@ class WebhookDelivery(models.Model):
     # Attempts made so far, including redeliveries; also the version a task
     # claims (attempt n is made only by whoever moves the count from n-1 to n).
     attempt_count = models.PositiveIntegerField(default=0)
-    # Position in the retry schedule (failures since creation or redelivery).
+    # Position in the retry schedule: attempts claimed since creation or the
+    # last redelivery (counted at the claim, so an attempt whose outcome is
+    # never recorded still counts).
     schedule_step = models.PositiveIntegerField(default=0)
     # When the next attempt is due; null once the delivery has ended.
     next_attempt_at = models.DateTimeField(null=True, blank=True)

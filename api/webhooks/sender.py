@@ -3,19 +3,37 @@
 The request goes to an address that was already checked (see
 validation.webhook_target_resolve): the URL's host is replaced by that address,
 while the Host header and the TLS server name (SNI, certificate check) keep
-the original name.
+the name, in its ASCII (IDNA) form.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from api.webhooks.validation import WebhookTarget
+from api.webhooks.validation import WebhookTarget, url_for_log
+
+# True while this module sends: httpx logs every request's full URL at INFO,
+# and a webhook URL may carry credentials (user:pass@) or a token in its query.
+_sending: ContextVar[bool] = ContextVar("webhook_sending", default=False)
+
+
+class _RedactWebhookUrls(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _sending.get() and isinstance(record.args, tuple):
+            record.args = tuple(
+                url_for_log(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactWebhookUrls())
 
 
 @dataclass(frozen=True)
@@ -27,13 +45,13 @@ class SendResult:
     retry_after: str | None
 
 
-def _pinned_url(url: str, target: WebhookTarget, address: str) -> tuple[str, str]:
-    """The URL with its host replaced by `address`, and the Host header value."""
+def _pinned_url(url: str, target: WebhookTarget, address: str) -> str:
+    """The URL with its host replaced by `address`."""
     parts = urlsplit(url)
-    userinfo, _, host_port = parts.netloc.rpartition("@")
+    userinfo, _, _ = parts.netloc.rpartition("@")
     ip = f"[{address}]" if ":" in address else address
     netloc = f"{userinfo}@{ip}:{target.port}" if userinfo else f"{ip}:{target.port}"
-    return urlunsplit(parts._replace(netloc=netloc)), host_port
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 async def _post(
@@ -83,18 +101,19 @@ def post(
     httpx's timeouts apply per operation (a receiver trickling one byte at a
     time would never trip them), so the whole exchange also runs under
     asyncio.wait_for with the total timeout."""
-    pinned, host_header = _pinned_url(url, target, address)
+    pinned = _pinned_url(url, target, address)
     started = time.monotonic()
     status_code: int | None = None
     raw = b""
     retry_after: str | None = None
     error = ""
+    token = _sending.set(True)
     try:
         status_code, raw, retry_after = asyncio.run(
             asyncio.wait_for(
                 _post(
                     url=pinned,
-                    headers={**headers, "Host": host_header, "Accept-Encoding": "identity"},
+                    headers={**headers, "Host": target.host_header, "Accept-Encoding": "identity"},
                     body=body.encode(),
                     sni_hostname=target.host if target.scheme == "https" else None,
                     connect_timeout_s=connect_timeout_s,
@@ -110,10 +129,13 @@ def post(
         error = f"Timed out ({type(exc).__name__})."
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    finally:
+        _sending.reset(token)
     latency_ms = int((time.monotonic() - started) * 1000)
     return SendResult(
         status_code=status_code,
-        response_body=raw.decode("utf-8", errors="replace"),
+        # NUL is replaced like undecodable bytes: PostgreSQL text cannot hold it.
+        response_body=raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         error=error,
         latency_ms=latency_ms,
         retry_after=retry_after,

@@ -16,33 +16,35 @@ import logging
 import random
 import time
 import uuid
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from api import events
 from api.models import Job
 from api.webhooks import sender
 from api.webhooks.models import WebhookAccount, WebhookAttempt, WebhookDelivery
 from api.webhooks.signing import USER_AGENT, secret_generate, signed_headers
-from api.webhooks.validation import validate_webhook_url, webhook_target_resolve
+from api.webhooks.validation import url_for_log, validate_webhook_url, webhook_target_resolve
 
 logger = logging.getLogger(__name__)
 
-STARTED = "job.started"
 # Job event type -> the name clients use in webhook_events.
 EVENT_FILTER = {
-    STARTED: "started",
-    "job.succeeded": "completed",
-    "job.failed": "completed",
-    "job.canceled": "completed",
+    events.STARTED: "started",
+    events.SUCCEEDED: "completed",
+    events.FAILED: "completed",
+    events.CANCELED: "completed",
 }
 WEBHOOK_EVENTS = ("completed", "started")
 
@@ -85,12 +87,14 @@ def webhook_settings_update(
     *, user: User, default_url: str | None = None, default_events: list[str] | None = None
 ) -> WebhookAccount:
     """Change the account's default URL and/or events (None leaves a value as
-    it is). Setting a URL, even the same one, re-enables it after a 410."""
+    it is). Setting a URL, even the same one, re-enables it after a 410.
+
+    Raises django ValidationError if the URL is refused (see validation.py)."""
+    if default_url:
+        validate_webhook_url(default_url)
     account = webhook_account_get_or_create(user=user)
     fields = ["updated_at"]
     if default_url is not None:
-        if default_url:
-            validate_webhook_url(default_url)
         account.default_url = default_url
         account.default_url_disabled_at = None
         account.default_url_disabled_reason = ""
@@ -177,24 +181,50 @@ def webhook_deliveries_dispatch_due(*, limit: int | None = None) -> int:
     2. Claim each with a conditional update on the same condition; of two
        dispatchers running at once, one wins each row.
     3. Publish the claimed ones as attempt `attempt_count + 1`.
+
+    A due delivery that already had every attempt of the schedule (its
+    attempts were claimed but their outcome never recorded: the worker died
+    each time) is marked failed instead of being sent again.
     """
     now = timezone.now()
+    batch = limit or settings.WEBHOOK_DISPATCH_BATCH
     due = Q(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now) & (
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
     )
+    exhausted = Q(schedule_step__gte=len(settings.WEBHOOK_RETRY_SCHEDULE_S))
+    for pk in WebhookDelivery.objects.filter(due & exhausted).values_list("pk", flat=True)[:batch]:
+        _fail_exhausted(pk, due & exhausted, now)
     candidates = list(
-        WebhookDelivery.objects.filter(due)
+        WebhookDelivery.objects.filter(due & ~exhausted)
         .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[: limit or settings.WEBHOOK_DISPATCH_BATCH]
+        .values_list("pk", flat=True)[:batch]
     )
     published = 0
     for pk in candidates:
-        if not WebhookDelivery.objects.filter(due, pk=pk).update(lease_expires_at=_lease_until(now)):
+        if not WebhookDelivery.objects.filter(due & ~exhausted, pk=pk).update(
+            lease_expires_at=_lease_until(now)
+        ):
             continue
         delivery = WebhookDelivery.objects.only("pk", "attempt_count", "request_id").get(pk=pk)
         _publish(delivery, number=delivery.attempt_count + 1, manual=False)
         published += 1
     return published
+
+
+def _fail_exhausted(pk: uuid.UUID, condition: Q, now: datetime) -> None:
+    error = (
+        f"Gave up after the {len(settings.WEBHOOK_RETRY_SCHEDULE_S)} attempts of the schedule; "
+        "the outcome of the last one was never recorded."
+    )
+    if WebhookDelivery.objects.filter(condition, pk=pk).update(
+        status=WebhookDelivery.Status.FAILED,
+        next_attempt_at=None,
+        lease_expires_at=None,
+        last_error=error,
+        completed_at=now,
+        updated_at=now,
+    ):
+        logger.error("Webhook delivery %s: %s", pk, error)
 
 
 def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
@@ -232,12 +262,15 @@ def _retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    if when.tzinfo is None:
+        # "-0000" (RFC 5322: UTC, zone of origin unknown) parses as naive.
+        when = when.replace(tzinfo=UTC)
     return max((when - timezone.now()).total_seconds(), 0.0)
 
 
@@ -323,15 +356,59 @@ def _outcome(
     if code is not None and 200 <= code < 300:
         changes.update(status=WebhookDelivery.Status.SUCCEEDED, next_attempt_at=None, completed_at=now)
         return changes
-    step = delivery.schedule_step + 1
+    # The claim counted this attempt: the next one is step `schedule_step`.
+    step = delivery.schedule_step
     delay = None
     if not permanent and code != 410:
         delay = _next_delay(step=step, status_code=code, retry_after=result.retry_after)
     if delay is None:
         changes.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None, completed_at=now)
     else:
-        changes.update(schedule_step=step, next_attempt_at=now + timedelta(seconds=delay))
+        changes.update(next_attempt_at=now + timedelta(seconds=delay))
     return changes
+
+
+def _scrub(text: str, url: str) -> str:
+    """`text` (an error message) without the URL's credentials or query, and
+    without NUL characters, which PostgreSQL text cannot hold."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    text = text.replace(url, url_for_log(url))
+    if userinfo:
+        text = text.replace(userinfo + "@", "")
+    if parts.query:
+        text = text.replace("?" + parts.query, "")
+    return text.replace("\x00", "\ufffd")
+
+
+def _send_and_judge(
+    delivery: WebhookDelivery, *, number: int
+) -> tuple[sender.SendResult, datetime, dict[str, Any]]:
+    """Send, then work out the new state (`_outcome`). Never raises: an
+    unexpected error is a failed attempt like any other, on the schedule."""
+    started = time.monotonic()
+    result: sender.SendResult | None = None
+    try:
+        result, permanent = _send(delivery)
+        result = replace(result, error=_scrub(result.error, delivery.url))
+        now = timezone.now()
+        return result, now, _outcome(delivery, result, permanent=permanent, now=now)
+    except Exception as exc:
+        logger.exception(
+            "Webhook delivery %s attempt %s to %s: unexpected error",
+            delivery.webhook_id,
+            number,
+            url_for_log(delivery.url),
+        )
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        error = _scrub(f"Internal error: {detail}", delivery.url)
+        if result is None:
+            latency_ms = int((time.monotonic() - started) * 1000)
+            result = sender.SendResult(None, "", error, latency_ms, None)
+        else:
+            result = replace(result, error=error, retry_after=None)
+        now = timezone.now()
+        return result, now, _outcome(delivery, result, permanent=False, now=now)
 
 
 def webhook_delivery_attempt(
@@ -339,18 +416,25 @@ def webhook_delivery_attempt(
 ) -> WebhookAttempt | None:
     """Make attempt `number` of a delivery, unless someone else did.
 
-    1. Claim: move attempt_count from number - 1 to number while pending. No
-       row updated means another message made (or is making) this attempt,
-       or the delivery ended: do nothing.
+    1. Claim: move attempt_count from number - 1 to number while pending,
+       and count the attempt in the schedule. No row updated means another
+       message made (or is making) this attempt, or the delivery ended: do
+       nothing.
     2. Log the attempt (in flight), then resolve, check, sign and send,
-       outside any transaction.
+       outside any transaction. Any error there is recorded as a failed
+       attempt, never left unrecorded.
     3. Record the outcome on the attempt and, unless a newer attempt has
        claimed the delivery meanwhile, on the delivery (see `_outcome`).
     """
     now = timezone.now()
     claimed = WebhookDelivery.objects.filter(
         pk=delivery_id, status=WebhookDelivery.Status.PENDING, attempt_count=number - 1
-    ).update(attempt_count=number, lease_expires_at=_lease_until(now), updated_at=now)
+    ).update(
+        attempt_count=number,
+        schedule_step=F("schedule_step") + 1,
+        lease_expires_at=_lease_until(now),
+        updated_at=now,
+    )
     if not claimed:
         logger.info("Webhook delivery %s attempt %s: already made or not pending", delivery_id, number)
         return None
@@ -364,16 +448,14 @@ def webhook_delivery_attempt(
         request_id=delivery.request_id,
     )
 
-    result, permanent = _send(delivery)
+    result, now, changes = _send_and_judge(delivery, number=number)
 
-    now = timezone.now()
     attempt.finished_at = now
     attempt.status_code = result.status_code
     attempt.latency_ms = result.latency_ms
     attempt.response_body = result.response_body
     attempt.error = result.error
 
-    changes = _outcome(delivery, result, permanent=permanent, now=now)
     # The attempt's outcome and the delivery's state change together.
     with transaction.atomic():
         attempt.save(update_fields=["finished_at", "status_code", "latency_ms", "response_body", "error"])
@@ -384,7 +466,7 @@ def webhook_delivery_attempt(
         "Webhook delivery %s attempt %s to %s: %s in %s ms",
         delivery.webhook_id,
         number,
-        delivery.url,
+        url_for_log(delivery.url),
         result.status_code if result.status_code is not None else result.error,
         result.latency_ms,
     )

@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import idna
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -28,14 +29,42 @@ _SHARED = ipaddress.ip_network("100.64.0.0/10")
 @dataclass(frozen=True)
 class WebhookTarget:
     scheme: str
+    # ASCII form (IDNA A-labels for an internationalised name): what is
+    # resolved, sent as Host and used as the TLS server name.
     host: str
     port: int
+
+    @property
+    def host_header(self) -> str:
+        """The Host header value: the ASCII host, bracketed if IPv6, with the
+        port unless it is the scheme's default."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default_port = 443 if self.scheme == "https" else 80
+        return host if self.port == default_port else f"{host}:{self.port}"
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """IPv4 addresses an IPv6 address routes to: 6to4 (2002::/16) carries one,
+    Teredo (2001::/32) a server and a client. Packets to such an address end
+    up at the IPv4 one, so it must pass the same rules."""
+    if ip.sixtofour is not None:
+        return [("6to4", ip.sixtofour)]
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        return [("Teredo", server), ("Teredo", client)]
+    return []
 
 
 def address_refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
     """Why `ip` may not receive webhooks, or None if it may."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        else:
+            for kind, embedded in _embedded_ipv4(ip):
+                reason = address_refusal(embedded, allow_private=allow_private)
+                if reason:
+                    return f"{reason} ({kind} for {embedded})"
     # Never allowed, whatever the setting: metadata endpoints hand out cloud
     # credentials.
     if ip.is_link_local or ip in _METADATA:
@@ -44,6 +73,9 @@ def address_refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
         return "unspecified"
     if ip.is_multicast:
         return "multicast"
+    # Deprecated (RFC 3879) and never public; `is_global` does not catch it.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return "site-local"
     # Before `is_reserved`, which covers ::1 (in ::/8).
     if ip.is_loopback:
         return None if allow_private else "loopback"
@@ -64,6 +96,25 @@ def _refused(url_host: str, ip: IPAddress, reason: str) -> ValidationError:
     )
 
 
+def _invalid(message: str = "Webhook URLs must be http(s) with a host.") -> ValidationError:
+    return ValidationError(message, code="invalid_webhook_url")
+
+
+def _ascii_host(hostname: str) -> str:
+    """The host as resolved and sent: unchanged if ASCII, else its IDNA
+    (UTS #46) A-label form, e.g. bücher.example -> xn--bcher-kva.example.
+    Submission and delivery both go through here, so a name refused at one is
+    refused at the other."""
+    if hostname.isascii():
+        return hostname
+    try:
+        return idna.encode(hostname, uts46=True).decode("ascii")
+    except UnicodeError:  # idna.IDNAError is one
+        raise _invalid(
+            f"Webhook URL host {hostname!r} is not a valid internationalised domain name."
+        ) from None
+
+
 def parse_webhook_url(url: str) -> WebhookTarget:
     """Scheme, host and port of an http(s) URL with a host, or ValidationError."""
     parts = urlsplit(url)
@@ -72,9 +123,24 @@ def parse_webhook_url(url: str) -> WebhookTarget:
     except ValueError:
         port = -1
     if parts.scheme not in {"http", "https"} or not parts.hostname or port == -1:
-        raise ValidationError("Webhook URLs must be http(s) with a host.", code="invalid_webhook_url")
+        raise _invalid()
     default_port = 443 if parts.scheme == "https" else 80
-    return WebhookTarget(scheme=parts.scheme, host=parts.hostname, port=port or default_port)
+    return WebhookTarget(scheme=parts.scheme, host=_ascii_host(parts.hostname), port=port or default_port)
+
+
+def url_for_log(url: str) -> str:
+    """Scheme, host, port and path of a URL: no credentials (user:pass@), no
+    query (?token=...) and no fragment, so it can be logged."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"{host}:{port}" if port is not None else host
+    return f"{parts.scheme}://{netloc}{parts.path}"
 
 
 def _resolve(target: WebhookTarget) -> list[IPAddress]:

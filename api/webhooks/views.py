@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -17,7 +18,6 @@ from api.webhooks.services import (
     webhook_secret_rotate,
     webhook_settings_update,
 )
-from api.webhooks.validation import validate_webhook_url
 
 
 class _SecretOutputSerializer(serializers.Serializer):
@@ -51,18 +51,12 @@ class WebhookSecretRotateApi(APIView):
         return Response(_SecretOutputSerializer(account).data)
 
 
-def _check_url(value: str) -> None:
-    if value:
-        validate_webhook_url(value)
-
-
 class WebhookSettingsApi(APIView):
     class InputSerializer(serializers.Serializer):
         default_url = serializers.CharField(
             max_length=2048,
             allow_blank=True,
             required=False,
-            validators=[_check_url],
             help_text="Used for jobs submitted without a webhook_url; empty to remove.",
         )
         default_events = serializers.ListField(
@@ -95,7 +89,11 @@ class WebhookSettingsApi(APIView):
     def patch(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        account = webhook_settings_update(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        try:
+            # The service checks the URL (SSRF rules, one DNS resolution).
+            account = webhook_settings_update(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"default_url": exc.messages}) from None
         return Response(self.OutputSerializer(account).data)
 
 

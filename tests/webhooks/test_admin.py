@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from api.webhooks.models import WebhookDelivery
+from api.webhooks.services import (
+    webhook_account_get_or_create,
+    webhook_secret_rotate,
+    webhook_settings_update,
+)
 from tests.webhooks.conftest import make_delivery
 
 
@@ -44,3 +49,40 @@ def test_the_redeliver_action_sends_again(
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED
     assert len(receiver.requests) == 1
+
+
+@override_settings(WEBHOOK_SECRET_ROTATION_OVERLAP_S=3600)
+def test_operators_never_see_a_webhook_secret(alice, admin_client_) -> None:
+    old = webhook_account_get_or_create(user=alice).secret
+    account = webhook_secret_rotate(user=alice)
+    assert account.previous_secret == old
+    pages = [
+        admin_client_.get(f"/admin/webhooks/webhookaccount/{account.pk}/change/"),
+        admin_client_.get("/admin/webhooks/webhookaccount/"),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert str(alice) in html
+        for secret in (account.secret, old):
+            assert secret not in html
+            # Nor its base64 part alone (the whsec_ prefix is cosmetic).
+            assert secret.removeprefix("whsec_") not in html
+
+
+def test_operators_see_webhook_urls_without_credentials_or_query(alice, admin_client_) -> None:
+    url = "http://user:s3cret-pass@127.0.0.1:9/hook?token=s3cret-token"
+    webhook_settings_update(user=alice, default_url=url)
+    delivery = make_delivery(alice, url)
+    account = webhook_account_get_or_create(user=alice)
+    for path in (
+        "/admin/webhooks/webhookdelivery/",
+        f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/",
+        "/admin/webhooks/webhookaccount/",
+        f"/admin/webhooks/webhookaccount/{account.pk}/change/",
+    ):
+        page = admin_client_.get(path)
+        assert page.status_code == 200, path
+        html = page.content.decode()
+        assert "http://127.0.0.1:9/hook" in html, path
+        assert "s3cret" not in html, path

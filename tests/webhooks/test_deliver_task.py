@@ -3,13 +3,17 @@ loopback, called directly (the schedule is walked by moving next_attempt_at)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+import socket
+from datetime import UTC, timedelta
+from typing import Any
 
 import pytest
 from django.test import override_settings
 from django.utils import timezone
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from api.webhooks import sender
 from api.webhooks.models import WebhookAccount, WebhookDelivery
 from api.webhooks.services import (
     webhook_account_get_or_create,
@@ -204,3 +208,136 @@ def test_after_rotation_both_secrets_verify_during_the_overlap_then_only_the_new
     assert request.verify(new)
     with pytest.raises(WebhookVerificationError):
         request.verify(old)
+
+
+# --- Every claimed attempt ends recorded ---------------------------------------------
+
+
+def test_503_retry_after_as_an_http_date_in_minus_0000_is_honoured(alice, receiver) -> None:
+    # "-0000" is UTC with no zone of origin: the date parses without a zone.
+    when = (timezone.now() + timedelta(hours=1)).replace(microsecond=0)
+    value = when.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S -0000")
+    receiver.script(Reply(503, headers={"Retry-After": value}))
+    delivery = _attempt(make_delivery(alice, receiver.url))
+    attempt = delivery.attempts.get()
+    assert attempt.finished_at is not None and attempt.status_code == 503
+    assert delivery.status == WebhookDelivery.Status.PENDING and delivery.lease_expires_at is None
+    assert delivery.next_attempt_at is not None
+    assert delivery.next_attempt_at >= when - timedelta(seconds=2)
+
+
+@pytest.mark.parametrize("value", ["garbage", "²", "Wed, 99 Foo 2031 00:00:00 GMT", "-5"])
+def test_a_malformed_retry_after_falls_back_to_the_schedule(alice, receiver, value: str) -> None:
+    receiver.script(Reply(429, headers={"Retry-After": value}))
+    delivery = _attempt(make_delivery(alice, receiver.url))
+    assert delivery.status == WebhookDelivery.Status.PENDING and delivery.lease_expires_at is None
+    assert 4.5 <= _wait_s(delivery, 1) <= 5.5
+
+
+@pytest.fixture
+def idn_resolves_to_loopback(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """bücher.example (in either form) resolves to 127.0.0.1; other names as
+    usual. Returns the names looked up."""
+    real = socket.getaddrinfo
+    looked_up: list[str] = []
+
+    def fake_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in ("bücher.example", "xn--bcher-kva.example"):
+            looked_up.append(host)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    return looked_up
+
+
+def test_an_internationalised_host_is_sent_in_its_ascii_form(
+    alice, receiver, idn_resolves_to_loopback
+) -> None:
+    port = receiver.url.split(":")[2].split("/")[0]
+    delivery = _attempt(make_delivery(alice, f"http://bücher.example:{port}/hook"))
+    assert delivery.status == WebhookDelivery.Status.SUCCEEDED
+    (request,) = receiver.requests
+    assert request.headers["Host"] == f"xn--bcher-kva.example:{port}"
+    assert idn_resolves_to_loopback == ["xn--bcher-kva.example"]
+
+
+def test_an_invalid_internationalised_host_is_refused_for_good(alice, receiver) -> None:
+    # Accepted before the IDNA check existed (or stored by other means).
+    delivery = make_delivery(alice, receiver.url)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(url="http://☃-.example/hook")
+    delivery = _attempt(delivery)
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert "internationalised" in delivery.attempts.get().error
+    assert receiver.requests == []
+
+
+def test_an_unexpected_error_is_a_failed_attempt_on_the_schedule(
+    alice, receiver, monkeypatch, caplog
+) -> None:
+    def boom(**kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sender, "post", boom)
+    with caplog.at_level(logging.ERROR, logger="api.webhooks.services"):
+        delivery = _attempt(make_delivery(alice, receiver.url))
+    attempt = delivery.attempts.get()
+    assert attempt.finished_at is not None and attempt.status_code is None
+    assert attempt.error == "Internal error: RuntimeError: boom"
+    assert delivery.status == WebhookDelivery.Status.PENDING
+    assert delivery.last_error == attempt.error and delivery.lease_expires_at is None
+    assert 4.5 <= _wait_s(delivery, 1) <= 5.5
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+
+
+def test_an_unexpected_error_on_every_attempt_still_ends_failed(
+    alice, receiver, monkeypatch, settings
+) -> None:
+    def boom(**kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sender, "post", boom)
+    delivery = make_delivery(alice, receiver.url)
+    for _ in settings.WEBHOOK_RETRY_SCHEDULE_S:
+        delivery = _attempt(delivery)
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert delivery.attempts.filter(finished_at__isnull=False).count() == len(
+        settings.WEBHOOK_RETRY_SCHEDULE_S
+    )
+
+
+def test_a_response_body_with_nul_characters_is_recorded(alice, receiver) -> None:
+    # PostgreSQL text cannot hold NUL: storing it as is fails the recording.
+    receiver.script(Reply(500, body=b"bad\x00body"))
+    delivery = _attempt(make_delivery(alice, receiver.url))
+    assert delivery.attempts.get().response_body == "bad\ufffdbody"
+    assert delivery.status == WebhookDelivery.Status.PENDING and delivery.lease_expires_at is None
+
+
+# --- No credentials in logs or attempt rows ---------------------------------------------
+
+
+def test_the_attempt_log_line_has_no_credentials_or_query(alice, receiver, caplog) -> None:
+    url = receiver.url.replace("http://", "http://user:s3cret-pass@") + "?token=s3cret-token"
+    with caplog.at_level(logging.INFO, logger="api.webhooks.services"):
+        delivery = _attempt(make_delivery(alice, url))
+    assert delivery.status == WebhookDelivery.Status.SUCCEEDED
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert receiver.url in logged
+    assert "s3cret" not in logged and "user" not in logged
+
+
+def test_error_texts_have_no_credentials_or_query(alice, receiver, monkeypatch, caplog) -> None:
+    url = "http://user:s3cret-pass@127.0.0.1:9/hook?token=s3cret-token"
+
+    def boom(**kwargs: Any) -> None:
+        raise RuntimeError(f"could not send to {kwargs['url']}")
+
+    monkeypatch.setattr(sender, "post", boom)
+    with caplog.at_level(logging.INFO, logger="api.webhooks.services"):
+        delivery = _attempt(make_delivery(alice, url))
+    attempt = delivery.attempts.get()
+    assert attempt.error == "Internal error: RuntimeError: could not send to http://127.0.0.1:9/hook"
+    assert "s3cret" not in delivery.last_error
+    assert "s3cret" not in "\n".join(r.getMessage() for r in caplog.records)

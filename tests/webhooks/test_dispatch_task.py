@@ -3,10 +3,14 @@ claiming each delivery so two dispatchers never send it twice."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from datetime import datetime, timedelta
 
+import pytest
+from django.db import connection
 from django.utils import timezone
 
+from api.webhooks import services
 from api.webhooks.models import WebhookDelivery
 from tests.fakes.webhook_receiver import Reply
 from tests.webhooks.conftest import make_delivery
@@ -31,7 +35,7 @@ def test_a_retry_is_published_when_due_and_not_before(alice, receiver, eager_tas
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
 
 
-def test_a_delivery_is_claimed_once_by_concurrent_dispatchers(alice, receiver, monkeypatch) -> None:
+def test_a_claimed_delivery_is_not_published_again_by_a_later_run(alice, receiver, monkeypatch) -> None:
     delivery = make_delivery(alice, receiver.url)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(lease_expires_at=None)
     published: list[tuple] = []
@@ -40,6 +44,112 @@ def test_a_delivery_is_claimed_once_by_concurrent_dispatchers(alice, receiver, m
     second = dispatch_due_webhooks_task.apply().get()
     assert (first, second) == (1, 0)
     assert published == [(str(delivery.pk), 1)]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="races two dispatchers on real connections, which needs PostgreSQL; "
+    "run with DATABASE_URL=postgres://...",
+)
+def test_a_delivery_is_claimed_once_by_concurrent_dispatchers(alice, transactional_db, monkeypatch) -> None:
+    lock = threading.Lock()
+    published: list[tuple] = []
+
+    def publish(args: tuple, **kwargs: object) -> None:
+        with lock:
+            published.append(args)
+
+    monkeypatch.setattr(deliver_webhook_task, "apply_async", publish)
+    delivery = make_delivery(alice, "http://127.0.0.1:9/hook")  # committed: published at once
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    published.clear()
+
+    # Both dispatchers start together, and both have picked the delivery as a
+    # candidate before either claims it: only the conditional claim can stop
+    # the second one.
+    start = threading.Barrier(2)
+    picked = threading.Barrier(2)
+    lease_until = services._lease_until
+
+    def lease_until_after_both_picked(now: datetime) -> datetime:
+        picked.wait(timeout=10)
+        return lease_until(now)
+
+    monkeypatch.setattr(services, "_lease_until", lease_until_after_both_picked)
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def dispatcher() -> None:
+        try:
+            start.wait(timeout=10)
+            count = services.webhook_deliveries_dispatch_due()
+            with lock:
+                counts.append(count)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert sorted(counts) == [0, 1]
+    assert published == [(str(delivery.pk), 1)]
+
+
+def test_a_delivery_whose_attempts_never_got_recorded_fails_when_the_schedule_is_used_up(
+    alice, receiver, eager_tasks, settings
+) -> None:
+    # Every attempt of the schedule was claimed and its worker died (or it
+    # failed in a way that could not be recorded): no attempt number
+    # len(schedule) + 1.
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE_S
+    delivery = make_delivery(alice, receiver.url)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempt_count=len(schedule),
+        schedule_step=len(schedule),
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    assert dispatch_due_webhooks_task.apply().get() == 0
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert delivery.next_attempt_at is None and delivery.completed_at is not None
+    assert "Gave up" in delivery.last_error
+    assert receiver.requests == []
+
+
+def test_an_unrecorded_attempt_counts_in_the_schedule(alice, receiver, eager_tasks, monkeypatch) -> None:
+    delivery = make_delivery(alice, receiver.url)
+
+    def die(*args: object, **kwargs: object) -> None:
+        raise SystemExit("worker killed mid-attempt")  # not an Exception: nothing is recorded
+
+    monkeypatch.setattr(services, "_send", die)
+    with pytest.raises(SystemExit):
+        services.webhook_delivery_attempt(delivery_id=delivery.pk, number=1)
+    delivery.refresh_from_db()
+    assert (delivery.attempt_count, delivery.schedule_step) == (1, 1)
+
+
+def test_a_redelivered_delivery_is_not_given_up_for_its_earlier_attempts(
+    alice, receiver, eager_tasks, settings
+) -> None:
+    # A delivery that used up its schedule, then was redelivered and its
+    # redelivery message lost: the dispatcher sends it.
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE_S
+    delivery = make_delivery(alice, receiver.url)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempt_count=len(schedule), schedule_step=0, lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert dispatch_due_webhooks_task.apply().get() == 1
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.SUCCEEDED
+    assert delivery.attempt_count == len(schedule) + 1
 
 
 def test_a_new_delivery_is_left_to_its_own_publish_until_its_lease_expires(

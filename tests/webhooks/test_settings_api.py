@@ -75,3 +75,38 @@ def test_wrong_methods_are_405(alice_client) -> None:
         assert response.status_code == 405
         assert response["Content-Type"] == PROBLEM
         assert response.json()["type"].endswith("/method-not-allowed")
+
+
+def test_the_url_is_checked_once_per_request(alice_client, monkeypatch) -> None:
+    from api.webhooks import validation
+
+    resolve = validation._resolve
+    resolved: list[str] = []
+
+    def counting_resolve(target: validation.WebhookTarget) -> list[validation.IPAddress]:
+        resolved.append(target.host)
+        return resolve(target)
+
+    monkeypatch.setattr(validation, "_resolve", counting_resolve)
+    response = alice_client.patch(
+        "/api/v1/webhooks/settings", {"default_url": "http://localhost:9/hook"}, format="json"
+    )
+    assert response.status_code == 200
+    assert resolved == ["localhost"]
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_NETWORKS=False)
+def test_a_refused_url_changes_nothing(alice_client) -> None:
+    alice_client.patch(
+        "/api/v1/webhooks/settings", {"default_url": "http://93.184.215.14/hook"}, format="json"
+    )
+    response = alice_client.patch(
+        "/api/v1/webhooks/settings",
+        {"default_url": "http://10.0.0.1/hook", "default_events": ["started"]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["default_url"]
+    settings_now = alice_client.get("/api/v1/webhooks/settings").json()
+    assert settings_now["default_url"] == "http://93.184.215.14/hook"
+    assert settings_now["default_events"] == ["completed"]
