@@ -73,6 +73,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "status",
         "attempt_count",
         "schedule_step",
+        "redelivered_after_attempt",
         "next_attempt_at",
         "lease_expires_at",
         "last_status_code",

@@ -76,6 +76,10 @@ class WebhookDelivery(models.Model):
     # last redelivery (counted at the claim, so an attempt whose outcome is
     # never recorded still counts).
     schedule_step = models.PositiveIntegerField(default=0)
+    # attempt_count when the delivery was last redelivered. An attempt
+    # numbered up to this was claimed before the redelivery: its outcome is
+    # logged on its attempt row but no longer decides the delivery's state.
+    redelivered_after_attempt = models.PositiveIntegerField(default=0)
     # When the next attempt is due; null once the delivery has ended.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # A dispatched attempt owns the delivery until then; past it (the worker

@@ -229,7 +229,10 @@ def _fail_exhausted(pk: uuid.UUID, condition: Q, now: datetime) -> None:
 
 def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again now, with the same webhook-id (and a fresh
-    timestamp and signature); if that fails, the retry schedule starts over."""
+    timestamp and signature); if that fails, the retry schedule starts over.
+
+    An attempt in flight meanwhile still sends and logs its attempt row, but
+    its outcome leaves the delivery alone, so this redelivery is always made."""
     with transaction.atomic():
         # Locked: the state is read to number the attempt.
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
@@ -239,10 +242,15 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
         delivery.next_attempt_at = now
         delivery.lease_expires_at = _lease_until(now)
         delivery.completed_at = None
+        # An attempt already claimed (maybe in flight) must not record its
+        # outcome over this: a success would end the delivery before the
+        # redelivery is sent, a failure would reschedule it.
+        delivery.redelivered_after_attempt = delivery.attempt_count
         delivery.save(
             update_fields=[
                 "status",
                 "schedule_step",
+                "redelivered_after_attempt",
                 "next_attempt_at",
                 "lease_expires_at",
                 "completed_at",
@@ -424,7 +432,9 @@ def webhook_delivery_attempt(
        outside any transaction. Any error there is recorded as a failed
        attempt, never left unrecorded.
     3. Record the outcome on the attempt and, unless a newer attempt has
-       claimed the delivery meanwhile, on the delivery (see `_outcome`).
+       claimed the delivery or it was redelivered meanwhile, on the delivery
+       (see `_outcome`). Both checks are in the conditional update, so an
+       older attempt never overwrites what a newer claim or redelivery wrote.
     """
     now = timezone.now()
     claimed = WebhookDelivery.objects.filter(
@@ -459,15 +469,18 @@ def webhook_delivery_attempt(
     # The attempt's outcome and the delivery's state change together.
     with transaction.atomic():
         attempt.save(update_fields=["finished_at", "status_code", "latency_ms", "response_body", "error"])
-        WebhookDelivery.objects.filter(pk=delivery.pk, attempt_count=number).update(**changes)
+        current = WebhookDelivery.objects.filter(
+            pk=delivery.pk, attempt_count=number, redelivered_after_attempt__lt=number
+        ).update(**changes)
         if result.status_code == 410:
             _stop_url(delivery, now)
     logger.info(
-        "Webhook delivery %s attempt %s to %s: %s in %s ms",
+        "Webhook delivery %s attempt %s to %s: %s in %s ms%s",
         delivery.webhook_id,
         number,
         url_for_log(delivery.url),
         result.status_code if result.status_code is not None else result.error,
         result.latency_ms,
+        "" if current else " (superseded by a newer attempt or a redelivery; delivery state left as is)",
     )
     return attempt
