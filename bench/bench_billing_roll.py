@@ -11,6 +11,8 @@ import os
 import time
 from typing import Any
 
+from bench.postgres import recreate_database
+
 ACCOUNTS = int(os.environ.get("BENCH_BILLING_ACCOUNTS", "100000"))
 RECORDS = int(os.environ.get("BENCH_BILLING_RECORDS", "1000000"))
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/imagesolve_bench"
@@ -23,7 +25,7 @@ def run(report: Any) -> None:
         report.skip(f"needs PostgreSQL; DATABASE_URL is {url.split('://')[0]}://…")
         return
     try:
-        server = _recreate_database(url)
+        server = recreate_database(url)
     except Exception as exc:  # any connection problem means "no PostgreSQL here"
         report.skip(f"PostgreSQL unavailable ({type(exc).__name__}: {exc})".strip())
         return
@@ -40,19 +42,6 @@ def run(report: Any) -> None:
     call_command("migrate", verbosity=0)
     timings = _load(report)
     _measure(report, server, timings)
-
-
-def _recreate_database(url: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return str(server)
 
 
 def _insert_select(model: Any, overrides: dict[str, str], source: str, params: list[Any]) -> int:

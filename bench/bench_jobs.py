@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.postgres import recreate_database
+
 JOBS = int(os.environ.get("BENCH_JOBS_COUNT", "300"))
 CLIENTS = int(os.environ.get("BENCH_JOBS_CLIENTS", "8"))
 E2E_JOBS = int(os.environ.get("BENCH_JOBS_E2E_COUNT", "96"))
@@ -72,7 +74,7 @@ def run(report: Any) -> None:
         report.skip(f"needs PostgreSQL; BENCH_JOBS_DATABASE_URL is {url.split('://')[0]}://…")
         return
     try:
-        pg_version = _recreate_database(url)
+        pg_version = recreate_database(url)
     except Exception as exc:  # any connection problem means "no PostgreSQL here"
         report.skip(f"PostgreSQL unavailable ({type(exc).__name__}: {exc})".strip())
         return
@@ -107,19 +109,6 @@ def run(report: Any) -> None:
 
 
 # --- Setup -------------------------------------------------------------------------
-
-
-def _recreate_database(url: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return str(server)
 
 
 def _flush_redis(*urls: str) -> str:

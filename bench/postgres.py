@@ -1,0 +1,18 @@
+"""PostgreSQL helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+
+def recreate_database(url: str) -> str:
+    """Drop and create the database named in `url` (connecting to the
+    server's `postgres` database); returns the server's version."""
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return str(server)
