@@ -29,6 +29,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.authentication import authenticated_user
 from accounts.models import User
 from accounts.selectors import token_list_for_user
 from accounts.throttles import (
@@ -92,12 +93,6 @@ class IsSessionAuthenticated(BasePermission):
 def _link_base(request: HttpRequest) -> str:
     """Where links in emails point: FRONTEND_URL, or the host this request came to."""
     return settings.FRONTEND_URL or request.build_absolute_uri("/").rstrip("/")
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)  # noqa: S101 - the permission classes guarantee it
-    return user
 
 
 @extend_schema_serializer(component_name="AccountUser")
@@ -309,7 +304,7 @@ class MeApi(APIView):
         responses={200: UserOutputSerializer, 401: _UNAUTHENTICATED},
     )
     def get(self, request: Request) -> Response:
-        return Response(UserOutputSerializer(_user(request)).data)
+        return Response(UserOutputSerializer(authenticated_user(request)).data)
 
 
 # --- Passwords ------------------------------------------------------------------------------
@@ -337,7 +332,9 @@ class PasswordChangeApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.user_password_change(request=request._request, user=_user(request), **data.validated_data)
+        services.user_password_change(
+            request=request._request, user=authenticated_user(request), **data.validated_data
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -438,7 +435,7 @@ class TokenListCreateApi(APIView):
         responses={200: TokenOutputSerializer(many=True), 401: _UNAUTHENTICATED, 403: _SESSION_REQUIRED},
     )
     def get(self, request: Request) -> Response:
-        tokens = token_list_for_user(user=_user(request))
+        tokens = token_list_for_user(user=authenticated_user(request))
         return Response(TokenOutputSerializer(tokens, many=True).data)
 
     @extend_schema(
@@ -455,7 +452,7 @@ class TokenListCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        token, raw = services.token_create(user=_user(request), **data.validated_data)
+        token, raw = services.token_create(user=authenticated_user(request), **data.validated_data)
         body = {**TokenOutputSerializer(token).data, "token": raw}
         return Response(self.CreatedOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
@@ -474,5 +471,5 @@ class TokenDetailApi(APIView):
         },
     )
     def delete(self, request: Request, token_id: int) -> Response:
-        services.token_revoke(user=_user(request), token_id=token_id)
+        services.token_revoke(user=authenticated_user(request), token_id=token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -58,3 +58,12 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'
+
+
+def authenticated_user(request: Request) -> User:
+    """The caller of a view whose permission classes require authentication,
+    typed as the project's User (DRF types it as AbstractBaseUser | AnonymousUser)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise exceptions.NotAuthenticated()
+    return user

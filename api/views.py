@@ -16,6 +16,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.authentication import authenticated_user
 from api.models import Job
 from api.representations import job_representation
 from api.selectors import job_get_for_user, job_list_for_user, job_wait_for_user
@@ -119,7 +120,7 @@ class JobCreateApi(RateLimitedApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         submission = job_submit(
-            user=request.user,  # type: ignore[arg-type]
+            user=authenticated_user(request),
             idempotency_key=idempotency_key,
             request_id=getattr(request._request, "request_id", ""),
             **data.validated_data,
@@ -156,7 +157,7 @@ class JobDetailApi(RateLimitedApi):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         job = job_wait_for_user(
-            user=request.user,  # type: ignore[arg-type]
+            user=authenticated_user(request),
             job_id=job_id,
             seconds=params.validated_data["wait"],
         )
@@ -216,7 +217,7 @@ class JobListApi(RateLimitedApi):
         params.is_valid(raise_exception=True)
         filters: dict[str, Any] = params.validated_data
         jobs = job_list_for_user(
-            user=request.user,  # type: ignore[arg-type]
+            user=authenticated_user(request),
             statuses=filters.get("status"),
             created_after=filters.get("created_after"),
             created_before=filters.get("created_before"),
@@ -237,5 +238,5 @@ class JobCancelApi(RateLimitedApi):
         responses={200: JobSerializer, 404: _PROBLEM, 409: _PROBLEM},
     )
     def post(self, request: Request, job_id: UUID) -> Response:
-        job = job_get_for_user(user=request.user, job_id=job_id)  # type: ignore[arg-type]
+        job = job_get_for_user(user=authenticated_user(request), job_id=job_id)
         return Response(job_representation(job_cancel(job=job)))

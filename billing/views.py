@@ -4,7 +4,7 @@ decimal USD strings (`*_usd`)."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import authenticated_user
 from billing.models import BillingPeriod, UsageRecord
 from billing.pricing import micros_to_usd
 from billing.selectors import billing_summary_for_user, period_list_for_user, usage_list_for_user
@@ -23,8 +24,7 @@ from billing.services import period_mark_paid
 
 
 def _caller_id(request: Request) -> int:
-    # Every view here requires an authenticated user, so the pk is set.
-    return cast(int, request.user.pk)
+    return authenticated_user(request).pk
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import authenticated_user
 from api.webhooks.models import WebhookAttempt, WebhookDelivery
 from api.webhooks.selectors import webhook_deliveries_for_job, webhook_delivery_get_for_user
 from api.webhooks.services import (
@@ -35,7 +36,7 @@ class WebhookSecretApi(APIView):
         summary="Show the webhook signing secret",
     )
     def get(self, request: Request) -> Response:
-        account = webhook_account_get_or_create(user=request.user)  # type: ignore[arg-type]
+        account = webhook_account_get_or_create(user=authenticated_user(request))
         return Response(_SecretOutputSerializer(account).data)
 
 
@@ -47,7 +48,7 @@ class WebhookSecretRotateApi(APIView):
         summary="Replace the webhook secret",
     )
     def post(self, request: Request) -> Response:
-        account = webhook_secret_rotate(user=request.user)  # type: ignore[arg-type]
+        account = webhook_secret_rotate(user=authenticated_user(request))
         return Response(_SecretOutputSerializer(account).data)
 
 
@@ -77,7 +78,7 @@ class WebhookSettingsApi(APIView):
         summary="Show the account's webhook settings",
     )
     def get(self, request: Request) -> Response:
-        account = webhook_account_get_or_create(user=request.user)  # type: ignore[arg-type]
+        account = webhook_account_get_or_create(user=authenticated_user(request))
         return Response(self.OutputSerializer(account).data)
 
     @extend_schema(
@@ -91,7 +92,7 @@ class WebhookSettingsApi(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             # The service checks the URL (SSRF rules, one DNS resolution).
-            account = webhook_settings_update(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+            account = webhook_settings_update(user=authenticated_user(request), **serializer.validated_data)
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"default_url": exc.messages}) from None
         return Response(self.OutputSerializer(account).data)
@@ -148,7 +149,7 @@ class JobWebhookDeliveryListApi(APIView):
         summary="List a job's webhook deliveries and attempts",
     )
     def get(self, request: Request, job_id: UUID) -> Response:
-        deliveries = webhook_deliveries_for_job(user=request.user, job_id=job_id)  # type: ignore[arg-type]
+        deliveries = webhook_deliveries_for_job(user=authenticated_user(request), job_id=job_id)
         return Response(_DeliveryListSerializer({"results": deliveries}).data)
 
 
@@ -160,6 +161,6 @@ class WebhookDeliveryRedeliverApi(APIView):
         summary="Send a delivery again now (same webhook-id, fresh signature)",
     )
     def post(self, request: Request, delivery_id: UUID) -> Response:
-        delivery = webhook_delivery_get_for_user(user=request.user, delivery_id=delivery_id)  # type: ignore[arg-type]
+        delivery = webhook_delivery_get_for_user(user=authenticated_user(request), delivery_id=delivery_id)
         delivery = webhook_delivery_redeliver(delivery=delivery)
         return Response(_DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
