@@ -1,5 +1,5 @@
-"""Request fields shared by the job views (image, metadata) and the job's
-documented shape. The JSON itself comes from api.representations."""
+"""Request fields shared by the job views (image, metadata) and the JSON of
+a job (JobSerializer, job_representation)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.uploadedfile import UploadedFile
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.images import image_from_base64, image_too_large_bytes
+from api.models import Job
+from billing.pricing import micros_to_usd
 
 METADATA_MAX_KEYS = 16
 METADATA_MAX_KEY_CHARS = 64
@@ -112,22 +116,71 @@ class JobUrlsSerializer(serializers.Serializer):
 
 
 class JobSerializer(serializers.Serializer):
-    """Documents api.representations.job_representation (tests keep the two
-    in step)."""
+    """The JSON of one job: GET /api/v1/jobs/{id}, the other job endpoints and
+    webhook event payloads all render it (`job_representation`)."""
 
     id = serializers.UUIDField()
-    object = serializers.CharField()
-    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed", "canceled"])
+    object = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=Job.Status.choices)
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
     model = serializers.CharField()
-    detail = serializers.ChoiceField(choices=["low", "high", "auto"])
+    detail = serializers.ChoiceField(choices=Job.Detail.choices)
     prompt = serializers.CharField()
     metadata = serializers.DictField(child=serializers.CharField())
-    webhook_url = serializers.URLField(allow_null=True)
+    webhook_url = serializers.SerializerMethodField()
     webhook_events = serializers.ListField(child=serializers.CharField())
-    result = JobResultSerializer(allow_null=True)
-    error = JobErrorSerializer(allow_null=True)
-    usage = JobUsageSerializer(allow_null=True)
-    urls = JobUrlsSerializer()
+    result = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    usage = serializers.SerializerMethodField()
+    urls = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=["job"]))
+    def get_object(self, job: Job) -> str:
+        return "job"
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_webhook_url(self, job: Job) -> str | None:
+        return job.webhook_url or None
+
+    @extend_schema_field(JobResultSerializer(allow_null=True))
+    def get_result(self, job: Job) -> Any:
+        return job.result if job.status == Job.Status.SUCCEEDED else None
+
+    @extend_schema_field(JobErrorSerializer(allow_null=True))
+    def get_error(self, job: Job) -> dict[str, str] | None:
+        if job.status == Job.Status.FAILED:
+            return {"code": job.error_code, "message": job.error_message}
+        if job.status == Job.Status.CANCELED:
+            return {
+                "code": job.error_code or "canceled",
+                "message": job.error_message or "Canceled by the client.",
+            }
+        return None
+
+    @extend_schema_field(JobUsageSerializer(allow_null=True))
+    def get_usage(self, job: Job) -> dict[str, Any] | None:
+        """Token counts and cost of a succeeded job; None for any other job."""
+        try:
+            usage = job.usage
+        except ObjectDoesNotExist:
+            return None
+        return {
+            "input_tokens": usage.input_tokens,
+            "cached_tokens": usage.cached_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost": micros_to_usd(usage.cost_micros),
+            "currency": "USD",
+        }
+
+    @extend_schema_field(JobUrlsSerializer)
+    def get_urls(self, job: Job) -> dict[str, str]:
+        return {
+            "get": reverse("api:job-detail", kwargs={"job_id": job.id}),
+            "cancel": reverse("api:job-cancel", kwargs={"job_id": job.id}),
+        }
+
+
+def job_representation(job: Job) -> dict[str, Any]:
+    return dict(JobSerializer(job).data)

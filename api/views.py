@@ -1,5 +1,5 @@
 """The jobs API: submit, read (optionally waiting), list, cancel. Views parse,
-authorize, call one service or selector, render api.representations."""
+authorize, call one service or selector, render a JobSerializer."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ from rest_framework.response import Response
 
 from accounts.authentication import authenticated_user
 from api.models import Job
-from api.representations import job_representation
 from api.selectors import job_get_for_user, job_list_for_user, job_wait_for_user
-from api.serializers import ImageInputField, JobSerializer, MetadataField
+from api.serializers import ImageInputField, JobSerializer, MetadataField, job_representation
 from api.services import job_cancel, job_submit
 from api.throttles import RateLimitedApi, ReadThrottle, SubmitThrottle
 from api.webhooks.validation import validate_webhook_url

@@ -130,7 +130,7 @@ def webhook_deliveries_create_for_event(*, job: Job, event_type: str) -> list[We
 
     Called inside the transaction of the job transition, so the delivery
     exists if and only if the transition did."""
-    from api.representations import job_representation
+    from api.serializers import job_representation
 
     target = _target(job)
     if target is None or EVENT_FILTER.get(event_type) not in target[1]:
