@@ -182,7 +182,6 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         )
 
     response = Response(body, status=status_code, headers=headers, content_type=CONTENT_TYPE)
-    # An authentication-failed 401 would otherwise be turned into 403 by DRF.
     return response
 
 
