@@ -181,8 +181,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             extra=extra,
         )
 
-    response = Response(body, status=status_code, headers=headers, content_type=CONTENT_TYPE)
-    return response
+    return Response(body, status=status_code, headers=headers, content_type=CONTENT_TYPE)
 
 
 def _title(exc: exceptions.APIException, status_code: int) -> str:
