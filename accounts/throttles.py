@@ -1,5 +1,6 @@
 """Throttles for the account endpoints. Counters live in the default cache
-(Redis), rates in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]."""
+(Redis), rates in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]. Without Redis
+these POST endpoints answer 503 (config/throttles.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,17 @@ from contextlib import suppress
 from typing import Any
 
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import normalize_email
+from config.throttles import RateThrottle
 
 
-class _IPThrottle(SimpleRateThrottle):
+class _IPThrottle(RateThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class _EmailThrottle(SimpleRateThrottle):
+class _EmailThrottle(RateThrottle):
     """Keyed on the email in the request body, so one address cannot be
     targeted from many IPs. No email, no key: the serializer rejects it."""
 
@@ -32,7 +33,7 @@ class LoginIPThrottle(_IPThrottle):
     scope = "accounts_login_ip"
 
 
-class LoginAccountThrottle(SimpleRateThrottle):
+class LoginAccountThrottle(RateThrottle):
     """Failed logins per account, whatever the IP. Not one of the view's
     `throttle_classes`: the login view calls it around the password check.
 

@@ -38,8 +38,8 @@ def job_finished_notify(job_id: UUID | str) -> None:
     misses it still answers when its wait runs out."""
     try:
         _client().publish(_channel(job_id), "1")
-    except redis.RedisError:
-        logger.warning("could not publish the end of job %s", job_id, exc_info=True)
+    except redis.RedisError as exc:
+        logger.warning("could not publish the end of job %s: %s", job_id, type(exc).__name__)
 
 
 @contextmanager
@@ -59,8 +59,8 @@ def wait_slot(user_id: int) -> Iterator[bool]:
     finally:
         try:
             client.decr(key)
-        except redis.RedisError:
-            logger.warning("could not release a wait place of user %s", user_id, exc_info=True)
+        except redis.RedisError as exc:
+            logger.warning("could not release a wait place of user %s: %s", user_id, type(exc).__name__)
 
 
 class JobFinishedSubscription:

@@ -9,11 +9,14 @@ import hashlib
 import json
 import logging
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import kombu.exceptions
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
@@ -48,17 +51,25 @@ class Submission:
 def job_publish(*, job_id: UUID | str, request_id: str = "") -> None:
     """Hand the job to the solve queue once the current transaction commits
     (a worker must never look for a row that is not there yet). A failed
-    publish is logged, not raised: the job stays queued with its
-    published_at, and the recovery task publishes it again. The task carries
-    the submission's request ID, so its logs name it however often the job
-    is published."""
+    publish (the broker is down) is logged, not raised: the row is
+    committed, so the job is accepted; it stays queued with its published_at
+    moved back, and the requeue sweep's next run (every minute) publishes it
+    again. The task carries the submission's request ID, so its logs name it
+    however often the job is published."""
 
     def _send() -> None:
         # By name, so the domain app never imports task modules.
         from workers.celery import app
 
         headers = {"request_id": request_id} if request_id else None
-        app.send_task(SOLVE_TASK_NAME, args=[str(job_id)], headers=headers)
+        try:
+            app.send_task(SOLVE_TASK_NAME, args=[str(job_id)], headers=headers)
+        except (kombu.exceptions.OperationalError, redis.RedisError, OSError) as exc:
+            logger.warning(
+                "could not publish job %s (%s: %s); the requeue sweep will", job_id, type(exc).__name__, exc
+            )
+            due = timezone.now() - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S + 1)
+            Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(published_at=due)
 
     transaction.on_commit(_send, robust=True)
 
@@ -174,7 +185,10 @@ def job_submit(
         return Submission(job=job, replayed=False)
     finally:
         if lock_key:
-            cache.delete(lock_key)
+            # The job may be stored by now: a Redis error here must not turn
+            # its 202 into a 503. The lock expires by itself.
+            with suppress(redis.ConnectionError, redis.TimeoutError):
+                cache.delete(lock_key)
 
 
 def _job_create(

@@ -10,15 +10,17 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken
+from config.throttles import RateThrottle
 
 
-class TokenRateThrottle(SimpleRateThrottle):
+class TokenRateThrottle(RateThrottle):
     """Counted per API token (two tokens of one account are two budgets, as
-    with OpenAI's keys); per user for session logins."""
+    with OpenAI's keys); per user for session logins. Without Redis, reads
+    go unthrottled and writes answer 503 (config/throttles.py)."""
 
     num_requests: int | None
     duration: int | None

@@ -4,6 +4,12 @@ Each problem has a stable `type` URI (under PROBLEM_BASE), a `title`, the HTTP
 `status`, a human `detail`, the `instance` (request path) and the request ID;
 validation problems add `errors` {field: [messages]}. Stack traces are shown
 only when DEBUG is on.
+
+An unreachable dependency (the database, Redis, the broker) is not a bug: it
+answers 503 `service-unavailable` naming the dependency, with Retry-After, and
+logs one warning line instead of a traceback. `unavailable_dependency` is the
+one place that decides which errors mean that; this module's DRF handler and
+config.handlers.server_error (errors outside DRF views) both use it.
 """
 
 from __future__ import annotations
@@ -12,9 +18,12 @@ import logging
 import traceback
 from typing import Any
 
+import kombu.exceptions
+import redis
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -61,6 +70,59 @@ class Problem(exceptions.APIException):
         self.title = title or slug.replace("-", " ").capitalize()
         self.extra = extra or {}
         self.headers = headers or {}
+
+
+class DependencyUnavailable(Problem):
+    """503: `dependency` ("database", "redis", "broker") cannot be reached.
+    Raise it where a request cannot go on without it; errors the drivers
+    raise themselves are mapped to it by the handlers."""
+
+    def __init__(self, dependency: str) -> None:
+        retry_after = settings.DEPENDENCY_RETRY_AFTER_S
+        super().__init__(
+            status=503,
+            slug="service-unavailable",
+            title="Service Unavailable",
+            detail=(
+                f"The service cannot reach its {dependency} at the moment; "
+                f"nothing was changed. Retry in {retry_after} seconds."
+            ),
+            extra={"dependency": dependency},
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.dependency = dependency
+
+
+def unavailable_dependency(exc: BaseException | None) -> str | None:
+    """The dependency `exc` says is unreachable, or None for any other error.
+
+    Connection-level errors only: psycopg's and SQLite's OperationalError
+    (refused, reset, shutting down, locked) and InterfaceError (connection
+    closed); redis-py's ConnectionError (including "loading") and
+    TimeoutError; kombu's OperationalError (the broker). IntegrityError,
+    ProgrammingError or a Redis ResponseError are bugs and stay 500."""
+    if isinstance(exc, DependencyUnavailable):
+        return exc.dependency
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return "database"
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        return "redis"
+    if isinstance(exc, kombu.exceptions.OperationalError):
+        return "broker"
+    return None
+
+
+def log_unavailable(request: Any, exc: BaseException, response: HttpResponse) -> None:
+    """One warning line per refused request, and none from django.request
+    (which would log every 5xx at ERROR): an outage of a minute under load
+    must not bury the log in tracebacks."""
+    dependency = unavailable_dependency(exc)
+    cause: BaseException = exc.__cause__ if isinstance(exc, DependencyUnavailable) and exc.__cause__ else exc
+    where = f"{request.method} {request.path}" if request is not None else "request"
+    first_line = (str(cause).strip().splitlines() or [""])[0][:200]
+    logger.warning("503 %s: %s unavailable (%s: %s)", where, dependency, type(cause).__name__, first_line)
+    # Django's own marker (django.utils.log.log_response) for "already logged".
+    response._has_been_logged = True  # type: ignore[attr-defined]
 
 
 def problem_type(slug: str) -> str:
@@ -119,6 +181,12 @@ def _slug_for(exc: exceptions.APIException) -> str:
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     request = context.get("request")
     instance = request.get_full_path() if request is not None else ""
+
+    raised = exc
+    dependency = unavailable_dependency(exc)
+    if dependency is not None and not isinstance(exc, DependencyUnavailable):
+        exc = DependencyUnavailable(dependency)
+        exc.__cause__ = raised
 
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -181,7 +249,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             extra=extra,
         )
 
-    return Response(body, status=status_code, headers=headers, content_type=CONTENT_TYPE)
+    response = Response(body, status=status_code, headers=headers, content_type=CONTENT_TYPE)
+    if isinstance(exc, DependencyUnavailable):
+        log_unavailable(request, exc, response)
+    return response
 
 
 def _title(exc: exceptions.APIException, status_code: int) -> str:
@@ -194,7 +265,14 @@ def _title(exc: exceptions.APIException, status_code: int) -> str:
 
 
 def problem_response(
-    request: HttpRequest, *, status_code: int, slug: str, title: str, detail: str
+    request: HttpRequest,
+    *,
+    status_code: int,
+    slug: str,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JsonResponse:
     """A problem from plain Django code (handlers, health checks)."""
     body = problem_body(
@@ -203,5 +281,9 @@ def problem_response(
         title=title,
         detail=detail,
         instance=request.get_full_path(),
+        extra=extra,
     )
-    return JsonResponse(body, status=status_code, content_type=CONTENT_TYPE)
+    response = JsonResponse(body, status=status_code, content_type=CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response

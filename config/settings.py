@@ -155,7 +155,13 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "imagesolve"),
-        "OPTIONS": {"max_connections": REDIS_MAX_CONNECTIONS},
+        # Bounded, so a hung Redis makes requests answer 503 instead of
+        # holding web workers (config/problems.py maps the timeout).
+        "OPTIONS": {
+            "max_connections": REDIS_MAX_CONNECTIONS,
+            "socket_connect_timeout": 2,
+            "socket_timeout": 5,
+        },
     }
 }
 
@@ -253,6 +259,9 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_THROTTLE_RATES": {},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# The Retry-After of the 503 answered while the database, Redis or the
+# broker is unreachable (config/problems.py, docs/operations.md "Outages").
+DEPENDENCY_RETRY_AFTER_S = env_int("DEPENDENCY_RETRY_AFTER_S", 5)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "ImageSolve API",
