@@ -6,12 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format typecheck schema ci bench migrate clean help
+.PHONY: run test lint format typecheck schema ci bench faults migrate clean help
 
 help:
 	@echo "make run    - run web, worker, beat and flower on the embedded defaults (Ctrl-C stops all)"
 	@echo "make test   - run the test suite"
-	@echo "make lint | format | typecheck | schema | bench | ci | clean"
+	@echo "make lint | format | typecheck | schema | bench | faults | ci | clean"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -46,6 +46,10 @@ migrate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Outages under load (bench/faults): its own section of bench/report.md.
+faults: $(STAMP)
+	$(BIN)/python -m bench.faults
 
 ci:
 	bash .ci/run

@@ -1,0 +1,1 @@
+"""The fault suite (`make faults`; also part of `make bench`): see suite.py."""
