@@ -20,7 +20,7 @@ seconds after its fault is over. Scenarios:
 4. with CELERY_BROKER_URL=amqp://..., SIGKILL the solve worker mid-job
    FAULTS_AMQP_KILLS times (3) and start it again.
 
-After each fault the suite waits up to FAULTS_RECOVERY_CAP_S (120 s) for
+After each fault the suite waits up to FAULTS_RECOVERY_CAP_S (90 s) for
 every job answered 202 in the scenario to end, and reports what it saw.
 Processes are never restarted behind the suite's back: one that died on its
 own is counted, and started again only after its scenario is measured.
@@ -57,7 +57,7 @@ KILLS = int(os.environ.get("FAULTS_KILLS", "10"))
 AMQP_KILLS = int(os.environ.get("FAULTS_AMQP_KILLS", "3"))
 REDIS_OUTAGE_S = float(os.environ.get("FAULTS_REDIS_OUTAGE_S", "20"))
 POSTGRES_OUTAGE_S = float(os.environ.get("FAULTS_POSTGRES_OUTAGE_S", "10"))
-RECOVERY_CAP_S = float(os.environ.get("FAULTS_RECOVERY_CAP_S", "120"))
+RECOVERY_CAP_S = float(os.environ.get("FAULTS_RECOVERY_CAP_S", "90"))
 FALLBACK_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/imagesolve_faults"
 # Load before the fault and after it is over, in seconds.
 LEAD_S = 5.0
@@ -328,10 +328,11 @@ class Platform:
         found = []
         for name, process in self.processes.items():
             if not process.alive():
-                reasons = [line for line in _read(process.log_path).splitlines() if _BAD_LINE.search(line)]
-                found.append(
-                    f"{name} (exit {process.popen.returncode}: {(reasons or ['?'])[-1].strip()[:160]})"
-                )
+                lines = _read(process.log_path).splitlines()
+                fatal = [line for line in lines if "CRITICAL" in line or "Unrecoverable" in line]
+                reasons = fatal or [line for line in lines if _BAD_LINE.search(line)] or ["?"]
+                reason = reasons[-1].split(": ", 1)[-1].strip()[:160]
+                found.append(f"{name} (exit {process.popen.returncode}: {reason})")
         return found
 
     def restart_dead(self) -> None:
