@@ -28,6 +28,9 @@ from config.problems import Problem
 IDEMPOTENCY_KEY_MAX_CHARS = 255
 
 _PROBLEM = OpenApiResponse(description="application/problem+json (RFC 9457)")
+_UNAVAILABLE = OpenApiResponse(
+    description="service-unavailable: the database or Redis cannot be reached (`dependency`); see Retry-After"
+)
 _JOB_ID = OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -104,6 +107,7 @@ class JobCreateApi(RateLimitedApi):
             413: _PROBLEM,
             422: _PROBLEM,
             429: _PROBLEM,
+            503: _UNAVAILABLE,
         },
     )
     def post(self, request: Request) -> Response:
@@ -150,7 +154,7 @@ class JobDetailApi(RateLimitedApi):
                 description="Hold the request up to this many seconds (at most 60) until the job ends.",
             ),
         ],
-        responses={200: JobSerializer, 400: _PROBLEM, 404: _PROBLEM},
+        responses={200: JobSerializer, 400: _PROBLEM, 404: _PROBLEM, 503: _UNAVAILABLE},
     )
     def get(self, request: Request, job_id: UUID) -> Response:
         params = self.InputSerializer(data=request.query_params)
@@ -209,6 +213,7 @@ class JobListApi(RateLimitedApi):
                 },
             ),
             400: _PROBLEM,
+            503: _UNAVAILABLE,
         },
     )
     def get(self, request: Request) -> Response:
@@ -234,7 +239,7 @@ class JobCancelApi(RateLimitedApi):
         summary="Cancel a queued or running job",
         request=None,
         parameters=[_JOB_ID],
-        responses={200: JobSerializer, 404: _PROBLEM, 409: _PROBLEM},
+        responses={200: JobSerializer, 404: _PROBLEM, 409: _PROBLEM, 503: _UNAVAILABLE},
     )
     def post(self, request: Request, job_id: UUID) -> Response:
         job = job_get_for_user(user=authenticated_user(request), job_id=job_id)
