@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+import api.notifications
+from tests.private_servers import PrivateRedis
 from tests.worker_process import WorkerProcess, running_worker
 
 
@@ -28,6 +31,22 @@ def celery_worker_process(transactional_db: None) -> Iterator[WorkerProcess]:
     (which must use `transactional_db`, so the worker sees committed rows)."""
     with running_worker() as worker:
         yield worker
+
+
+@pytest.fixture
+def private_redis(settings: Any) -> Iterator[PrivateRedis]:
+    """The cache (throttles, idempotency locks) and the ?wait notifications
+    on a Redis of this test's own, for outage tests to stop and start. The
+    broker stays the suite's."""
+    server = PrivateRedis().start()
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    settings.REDIS_URL = server.url
+    api.notifications._pool.cache_clear()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+        api.notifications._pool.cache_clear()
 
 
 @pytest.fixture

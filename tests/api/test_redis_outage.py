@@ -1,37 +1,17 @@
 """While Redis is down the API tells the truth: writes answer 503 with
 Retry-After, reads that need only the database keep answering, ?wait answers
 at once. Against a Redis server of the test's own, really stopped and
-started again (never the suite's or the shared one)."""
+started again (never the suite's or the shared one): the `private_redis`
+fixture of tests/conftest.py."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
-import pytest
-
-from api import notifications
 from api.models import Job
 from tests.api.conftest import assert_problem
 from tests.api.helpers import b64, image_bytes, make_job
-from tests.private_servers import PrivateRedis
-
-
-@pytest.fixture
-def private_redis(settings) -> Iterator[PrivateRedis]:
-    """The cache (throttles, idempotency locks) and the ?wait notifications
-    on a Redis of this test's own. The broker stays the suite's: nothing is
-    published while the private Redis is down (submissions are refused)."""
-    server = PrivateRedis().start()
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
-    settings.REDIS_URL = server.url
-    notifications._pool.cache_clear()
-    try:
-        yield server
-    finally:
-        server.cleanup()
-        notifications._pool.cache_clear()
 
 
 def _submit(client):
