@@ -21,7 +21,7 @@ from tests.problems import assert_problem
 
 
 class _Keyed:
-    rate = "100/min"
+    rate: str | None = "100/min"
 
     def get_cache_key(self, request: Request, view: Any) -> str:
         return f"test-throttle-{self.get_ident(request)}"  # type: ignore[attr-defined]
