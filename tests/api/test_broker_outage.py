@@ -1,0 +1,50 @@
+"""A 202 means the job is stored and will run: when the broker cannot be
+reached after the job's row is committed, the job stays queued and the
+requeue sweep's next run publishes it. The broker is a closed port on
+loopback: kombu meets a real refused connection."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from api.models import Job
+from api.services import jobs_requeue_stale
+from tests.api.helpers import b64, image_bytes
+from tests.private_servers import free_port
+
+
+@pytest.fixture
+def unreachable_broker(monkeypatch) -> Iterator[None]:
+    from workers.celery import app
+
+    # Celery reads CELERY_BROKER_URL from the environment before its settings,
+    # but keeps the connection and producer pools it made: new ones are made
+    # for the dead broker, and monkeypatch puts the suite's back afterwards.
+    monkeypatch.setenv("CELERY_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    yield
+
+
+def test_a_job_whose_publish_fails_after_commit_is_kept_for_the_requeue_sweep(
+    alice_client, unreachable_broker, django_capture_on_commit_callbacks, settings, caplog
+) -> None:
+    with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json")
+
+    assert response.status_code == 202
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.status == Job.Status.QUEUED
+    # Due for the sweep's next run, not JOB_REQUEUE_AFTER_S from now.
+    assert job.published_at < timezone.now() - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [f"could not publish job {job.id}"]
+    assert all(r.exc_info is None for r in caplog.records)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert jobs_requeue_stale() == 1
+    assert len(callbacks) == 1, "published again"
