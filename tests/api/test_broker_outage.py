@@ -41,6 +41,7 @@ def test_a_job_whose_publish_fails_after_commit_is_kept_for_the_requeue_sweep(
     job = Job.objects.get(pk=response.json()["id"])
     assert job.status == Job.Status.QUEUED
     # Due for the sweep's next run, not JOB_REQUEUE_AFTER_S from now.
+    assert job.published_at is not None
     assert job.published_at < timezone.now() - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == [f"could not publish job {job.id}"]
     assert all(r.exc_info is None for r in caplog.records)
