@@ -18,7 +18,6 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_serializer,
     extend_schema_view,
-    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -41,25 +40,10 @@ from accounts.throttles import (
 )
 from config.problems import Problem
 
-# RFC 9457 problem details (application/problem+json), for the schema.
-_PROBLEM_SERIALIZER = inline_serializer(
-    "AccountsProblem",
-    fields={
-        "type": serializers.URLField(),
-        "title": serializers.CharField(),
-        "status": serializers.IntegerField(),
-        "detail": serializers.CharField(),
-        "instance": serializers.CharField(),
-        "request_id": serializers.CharField(),
-        "errors": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()), required=False
-        ),
-    },
-)
-
 
 def _problem(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=_PROBLEM_SERIALIZER, description=description)
+    # Rendered as an application/problem+json Problem by config.schema.
+    return OpenApiResponse(description=description)
 
 
 _UNAUTHENTICATED = _problem("not-authenticated: no valid session or token.")
