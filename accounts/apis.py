@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_serializer,
@@ -157,12 +156,12 @@ class VerifyEmailApi(APIView):
 
     @extend_schema_serializer(component_name="VerifyEmail")
     class InputSerializer(serializers.Serializer):
-        token = serializers.CharField(max_length=500)
+        token = serializers.CharField(max_length=500, help_text="From the emailed link.")
 
     @extend_schema(
         operation_id="accounts_verify_email",
         summary="Verify an email address with the link from the verification email",
-        parameters=[OpenApiParameter("token", str, required=True, description="From the emailed link.")],
+        parameters=[InputSerializer],
         responses={
             200: UserOutputSerializer,
             400: _problem("verification-token-invalid or verification-token-expired."),
@@ -355,10 +354,7 @@ class PasswordResetConfirmApi(APIView):
     @extend_schema(
         operation_id="accounts_password_reset_check",
         summary="Check a password reset link (the emailed URL) before choosing a password",
-        parameters=[
-            OpenApiParameter("uid", str, required=True),
-            OpenApiParameter("token", str, required=True),
-        ],
+        parameters=[CheckSerializer],
         responses={200: DetailOutputSerializer, 400: _problem("reset-token-invalid.")},
     )
     def get(self, request: Request) -> Response:

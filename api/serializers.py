@@ -22,12 +22,20 @@ METADATA_MAX_KEY_CHARS = 64
 METADATA_MAX_VALUE_CHARS = 512
 
 
+# An 8x8 white PNG: the example of `image`.
+_EXAMPLE_IMAGE = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAAAAADhZOFXAAAAEElEQVR42mP8zwABTAwUMQBJQQEPkWFcdwAAAABJRU5ErkJggg=="
+)
+
+
 @extend_schema_field(
     {
         "type": "string",
         "format": "binary",
         "description": "A multipart file, or (JSON) base64 or a data:image/...;base64, URL. "
         "PNG, JPEG, WEBP or non-animated GIF.",
+        "example": _EXAMPLE_IMAGE,
     }
 )
 class ImageInputField(serializers.Field):
