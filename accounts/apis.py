@@ -20,7 +20,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,6 +36,7 @@ from accounts.throttles import (
     LoginIPThrottle,
     RegisterThrottle,
 )
+from config.parsers import JSONParser
 from config.problems import Problem
 
 

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,6 +23,7 @@ from api.services import job_cancel, job_submit
 from api.throttles import CancelThrottle, RateLimitedApi, ReadThrottle, SubmitThrottle
 from api.webhooks.validation import validate_webhook_url
 from config.pagination import CursorPagination
+from config.parsers import JSONParser
 from config.problems import Problem
 from config.query_params import QueryParamsSerializer
 
