@@ -1,6 +1,7 @@
 """The API against its own OpenAPI schema: schemathesis (CLI, every check,
-every phase including the stateful one) over a live server of the app, once
-as an API token holder and once as a session user. Any 5xx or any answer
+every phase including the stateful one) over the app served by gunicorn as
+in production (bin/web), once as an API token holder and once as a session
+user. Any 5xx or any answer
 the schema does not describe fails the test.
 
 Slow (a few minutes), so it is marked `schemathesis` and left out of the
@@ -9,19 +10,20 @@ default run; `.ci/run` runs it: `pytest -m schemathesis`."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from django.db import connection
 
 from tests.factories import PASSWORD, make_token, make_user
-from tests.worker_process import WorkerProcess, running_worker
+from tests.worker_process import ROOT, WorkerProcess, running_worker
 
 pytestmark = [pytest.mark.schemathesis, pytest.mark.timeout(900)]
 
@@ -32,18 +34,66 @@ SEED = "20261130"
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25")
 
 
+# Far above what a run sends, so that solve, login and register run their
+# logic instead of answering 429 (their throttles are tested on their own).
+RAISED_LIMITS = {
+    name: "100000/min"
+    for name in (
+        "THROTTLE_LOGIN_IP",
+        "THROTTLE_LOGIN_ACCOUNT",
+        "THROTTLE_REGISTER",
+        "THROTTLE_EMAIL_IP",
+        "THROTTLE_EMAIL_ADDRESS",
+        "THROTTLE_SUBMIT_RATE",
+        "THROTTLE_READ_RATE",
+        "THROTTLE_CANCEL_RATE",
+        "THROTTLE_ACCOUNT_RATE",
+        "THROTTLE_REDELIVER_RATE",
+    )
+} | {"JOB_MAX_IN_FLIGHT": "100000"}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture
-def raised_rate_limits(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
-    """Far above what the run sends, so that solve, login and register run
-    their logic instead of answering 429 (their throttles are tested on
-    their own)."""
-    # DRF's SimpleRateThrottle froze the rates dict at import; TokenRateThrottle
-    # reads the settings' one. Usually the same dict, but not necessarily.
-    tables = {id(t): t for t in (api_settings.DEFAULT_THROTTLE_RATES, SimpleRateThrottle.THROTTLE_RATES)}
-    for rates in tables.values():
-        for scope in list(rates):
-            monkeypatch.setitem(rates, scope, "100000/min")
-    settings.JOB_MAX_IN_FLIGHT = 100_000
+def web(transactional_db: None) -> Iterator[str]:
+    """The app as production runs it (bin/web: gunicorn, threaded workers),
+    joined to the test database, with the rate limits raised."""
+    port = _free_port()
+    env = os.environ | RAISED_LIMITS
+    env |= {"DATABASE_NAME_OVERRIDE": str(connection.settings_dict["NAME"])}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env |= {"PORT": str(port), "BIND": "127.0.0.1", "WEB_CONCURRENCY": "2", "WEB_THREADS": "8"}
+    log_path = Path(os.environ["IMAGESOLVE_TEST_WORKDIR"]) / "schemathesis-web.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            ["bash", str(ROOT / "bin" / "web")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            with suppress(requests.ConnectionError):
+                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        # The run must leave no trace of a crash in the server's log.
+        logged = log_path.read_text(errors="replace")
+        assert "Traceback" not in logged, logged[-5000:]
 
 
 @pytest.fixture
@@ -54,13 +104,13 @@ def worker(transactional_db: None) -> Iterator[WorkerProcess]:
         yield process
 
 
-def _schemathesis(live_server: Any, *headers: str) -> subprocess.CompletedProcess[str]:
+def _schemathesis(url: str, *options: str) -> subprocess.CompletedProcess[str]:
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--config-file",
         str(CONFIG),
         "run",
-        f"{live_server.url}/api/schema/",
+        f"{url}/api/schema/",
         "--checks",
         "all",
         "--seed",
@@ -71,9 +121,8 @@ def _schemathesis(live_server: Any, *headers: str) -> subprocess.CompletedProces
         "2",
         "--request-timeout",
         "70",
+        *options,
     ]
-    for header in headers:
-        command += ["--header", header]
     return subprocess.run(command, capture_output=True, text=True, timeout=840, check=False)
 
 
@@ -83,18 +132,16 @@ def _assert_clean(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, output[-20000:]
 
 
-def test_the_api_conforms_to_its_schema_for_a_token_and_a_session(
-    live_server: Any, worker: WorkerProcess, raised_rate_limits: None
-) -> None:
+def test_the_api_conforms_to_its_schema_for_a_token_and_a_session(web: str, worker: WorkerProcess) -> None:
     alice = make_user("alice@example.com")
     _, token = make_token(alice)
 
-    _assert_clean(_schemathesis(live_server, f"Authorization: Bearer {token}"))
+    _assert_clean(_schemathesis(web, "--header", f"Authorization: Bearer {token}"))
 
     # A session as a browser gets one: log in, then send the CSRF token.
     session = requests.Session()
     login = session.post(
-        f"{live_server.url}/api/v1/accounts/login",
+        f"{web}/api/v1/accounts/login",
         json={"email": "alice@example.com", "password": PASSWORD},
         timeout=10,
     )
@@ -102,8 +149,13 @@ def test_the_api_conforms_to_its_schema_for_a_token_and_a_session(
     cookies = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
     _assert_clean(
         _schemathesis(
-            live_server,
+            web,
+            "--header",
             f"Cookie: {cookies}",
+            "--header",
             f"X-CSRFToken: {session.cookies['csrftoken']}",
+            # Logging out would end the session the rest of the run uses.
+            "--exclude-operation-id",
+            "accounts_logout",
         )
     )
