@@ -75,11 +75,11 @@ def web(transactional_db: None) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             assert process.poll() is None, log_path.read_text()
-            with suppress(requests.ConnectionError):
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+            with suppress(requests.RequestException):  # not listening, or still starting
+                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
                     break
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.2)
