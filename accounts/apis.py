@@ -397,7 +397,11 @@ class TokenListCreateApi(APIView):
 
     @extend_schema_serializer(component_name="TokenCreate")
     class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        # Untrimmed: DRF trims after checking max_length, so " " + 100
+        # characters would pass a limit the schema states as 100.
+        name = serializers.CharField(
+            max_length=100, required=False, allow_blank=True, default="", trim_whitespace=False
+        )
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
         def validate_expires_at(self, value: Any) -> Any:

@@ -117,8 +117,10 @@ def _schemathesis(url: str, *options: str) -> subprocess.CompletedProcess[str]:
         SEED,
         "--max-examples",
         MAX_EXAMPLES,
+        # One: hypothesis describes its strategies with ast.parse, which
+        # Python 3.11 does not make safe to run in two threads at once.
         "--workers",
-        "2",
+        "1",
         "--request-timeout",
         "70",
         *options,
@@ -157,5 +159,10 @@ def test_the_api_conforms_to_its_schema_for_a_token_and_a_session(web: str, work
             # Logging out would end the session the rest of the run uses.
             "--exclude-operation-id",
             "accounts_logout",
+            # ignored_auth takes the credentials away and expects a 401, but
+            # the session cookie travels as a plain header (with the CSRF
+            # cookie), which it cannot take away. The token run checks it.
+            "--exclude-checks",
+            "ignored_auth",
         )
     )
