@@ -6,6 +6,7 @@ from django.test import Client, override_settings
 from api.webhooks.models import WebhookDelivery
 from api.webhooks.services import (
     webhook_account_get_or_create,
+    webhook_delivery_redeliver,
     webhook_secret_rotate,
 )
 from tests.webhooks.conftest import make_delivery
@@ -48,6 +49,19 @@ def test_the_redeliver_action_sends_again(
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED
     assert len(receiver.requests) == 1
+
+
+def test_the_redeliver_action_skips_a_delivery_with_a_redelivery_in_flight(alice, admin_client_, receiver):
+    delivery = make_delivery(alice, receiver.url)
+    # Published, not yet sent (no worker here): the action leaves it be.
+    webhook_delivery_redeliver(delivery=delivery)
+    response = admin_client_.post(
+        "/admin/webhooks/webhookdelivery/",
+        {"action": "redeliver", "_selected_action": [str(delivery.pk)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "1 skipped: a redelivery of each is still in flight." in response.content.decode()
 
 
 @override_settings(WEBHOOK_SECRET_ROTATION_OVERLAP_S=3600)
