@@ -31,7 +31,7 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 SEED = "20261130"
 # Per operation and phase; with 30 operations this keeps each run near two
 # minutes on two cores.
-MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25")
+MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15")
 
 
 # Far above what a run sends, so that solve, login and register run their
