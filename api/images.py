@@ -50,20 +50,58 @@ def image_too_large_bytes() -> Problem:
     return _too_large(f"The image is larger than {settings.JOB_MAX_IMAGE_BYTES} bytes.")
 
 
+# MIME types a data URL may declare -> the Pillow format it must hold.
+_DATA_URL_TYPES = {mime: fmt for fmt, (mime, _) in ALLOWED_FORMATS.items()} | {"image/jpg": "JPEG"}
+
+
+def _data_url_format(header: str) -> str:
+    """The Pillow format a `data:<type>[;params];base64` header declares."""
+    params = header.removeprefix("data:").split(";")
+    if len(params) < 2 or params[-1].strip().lower() != "base64":
+        raise _invalid("A data URL must be of the form data:image/<type>;base64,<data>.")
+    mime = params[0].strip().lower()
+    if mime not in _DATA_URL_TYPES:
+        raise _invalid(
+            f"A data URL must declare {', '.join(mime for mime, _ in ALLOWED_FORMATS.values())}, "
+            f"not {mime[:64] or 'no type'}."
+        )
+    return _DATA_URL_TYPES[mime]
+
+
+def _sniffed_format(data: bytes) -> str | None:
+    """The format Pillow reads in the header (no pixels decoded); None if it
+    is no image it knows, which image_validate reports."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return "JPEG" if image.format == "MPO" else image.format
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+
+
 def image_from_base64(text: str) -> bytes:
-    """Bytes of an image given as base64 or as a `data:image/...;base64,` URL."""
+    """Bytes of an image given as base64 or as a `data:image/...;base64,` URL.
+    A data URL's declared type must be an accepted one and match the image."""
     text = text.strip()
+    declared = None
     if text.startswith("data:"):
         header, sep, text = text.partition(",")
-        if not sep or not header.endswith(";base64"):
+        if not sep:
             raise _invalid("A data URL must be of the form data:image/<type>;base64,<data>.")
+        declared = _data_url_format(header)
     # Refuse before decoding anything that could not fit the byte limit.
     if len(text) > settings.JOB_MAX_IMAGE_BYTES * 4 // 3 + 4:
         raise image_too_large_bytes()
     try:
-        return base64.b64decode("".join(text.split()), validate=True)
+        data = base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
         raise _invalid("The image is not valid base64.") from None
+    if declared is not None:
+        actual = _sniffed_format(data)
+        if actual is not None and actual != declared:
+            raise _invalid(f"The data URL declares {ALLOWED_FORMATS[declared][0]} but the image is {actual}.")
+    return data
 
 
 def image_validate(data: bytes) -> ValidatedImage:

@@ -3,7 +3,6 @@ a job (JobSerializer, job_representation)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -16,10 +15,18 @@ from rest_framework import serializers
 from api.images import image_from_base64, image_too_large_bytes
 from api.models import Job
 from billing.pricing import micros_to_usd
+from config.parsers import json_loads_bounded
 
 METADATA_MAX_KEYS = 16
 METADATA_MAX_KEY_CHARS = 64
 METADATA_MAX_VALUE_CHARS = 512
+
+
+# An 8x8 white PNG: the example of `image`.
+_EXAMPLE_IMAGE = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAAAAADhZOFXAAAAEElEQVR42mP8zwABTAwUMQBJQQEPkWFcdwAAAABJRU5ErkJggg=="
+)
 
 
 @extend_schema_field(
@@ -28,6 +35,7 @@ METADATA_MAX_VALUE_CHARS = 512
         "format": "binary",
         "description": "A multipart file, or (JSON) base64 or a data:image/...;base64, URL. "
         "PNG, JPEG, WEBP or non-animated GIF.",
+        "example": _EXAMPLE_IMAGE,
     }
 )
 class ImageInputField(serializers.Field):
@@ -62,7 +70,7 @@ class MetadataField(serializers.Field):
     def to_internal_value(self, data: Any) -> dict[str, str]:
         if isinstance(data, str):
             try:
-                data = json.loads(data) if data.strip() else {}
+                data = json_loads_bounded(data) if data.strip() else {}
             except ValueError:
                 raise serializers.ValidationError("Metadata must be a JSON object.") from None
         if not isinstance(data, dict):

@@ -11,8 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,16 +20,15 @@ from api.models import Job
 from api.selectors import job_get_for_user, job_list_for_user, job_wait_for_user
 from api.serializers import ImageInputField, JobSerializer, MetadataField, job_representation
 from api.services import job_cancel, job_submit
-from api.throttles import RateLimitedApi, ReadThrottle, SubmitThrottle
+from api.throttles import CancelThrottle, RateLimitedApi, ReadThrottle, SubmitThrottle
 from api.webhooks.validation import validate_webhook_url
+from config.pagination import CursorPagination
+from config.parsers import JSONParser
 from config.problems import Problem
+from config.query_params import QueryParamsSerializer
 
 IDEMPOTENCY_KEY_MAX_CHARS = 255
 
-_PROBLEM = OpenApiResponse(description="application/problem+json (RFC 9457)")
-_UNAVAILABLE = OpenApiResponse(
-    description="service-unavailable: the database or Redis cannot be reached (`dependency`); see Retry-After"
-)
 _JOB_ID = OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -101,13 +99,14 @@ class JobCreateApi(RateLimitedApi):
         ],
         responses={
             202: JobSerializer,
-            400: _PROBLEM,
-            402: _PROBLEM,
-            409: _PROBLEM,
-            413: _PROBLEM,
-            422: _PROBLEM,
-            429: _PROBLEM,
-            503: _UNAVAILABLE,
+            400: OpenApiResponse(
+                description="validation-error, invalid-image, invalid-idempotency-key or malformed-request."
+            ),
+            402: OpenApiResponse(description="payment-required: a billing period of yours is overdue."),
+            409: OpenApiResponse(description="idempotency-key-in-use: that request is still being handled."),
+            413: OpenApiResponse(description="request-too-large or image-too-large (bytes or pixels)."),
+            422: OpenApiResponse(description="idempotency-key-reused: the key was used for another request."),
+            429: OpenApiResponse(description="rate-limited, or too-many-jobs-in-flight; see Retry-After."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -138,23 +137,20 @@ class JobCreateApi(RateLimitedApi):
 class JobDetailApi(RateLimitedApi):
     throttle_classes = [ReadThrottle]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(QueryParamsSerializer):
         wait = serializers.IntegerField(
-            required=False, default=0, min_value=0, max_value=settings.JOB_MAX_WAIT_S
+            required=False,
+            default=0,
+            min_value=0,
+            max_value=settings.JOB_MAX_WAIT_S,
+            help_text="Hold the request up to this many seconds until the job ends.",
         )
 
     @extend_schema(
         operation_id="jobs_retrieve",
         summary="Get a job (optionally wait for it to end)",
-        parameters=[
-            _JOB_ID,
-            OpenApiParameter(
-                "wait",
-                int,
-                description="Hold the request up to this many seconds (at most 60) until the job ends.",
-            ),
-        ],
-        responses={200: JobSerializer, 400: _PROBLEM, 404: _PROBLEM, 503: _UNAVAILABLE},
+        parameters=[_JOB_ID, InputSerializer],
+        responses={200: JobSerializer},
     )
     def get(self, request: Request, job_id: UUID) -> Response:
         params = self.InputSerializer(data=request.query_params)
@@ -168,6 +164,8 @@ class JobDetailApi(RateLimitedApi):
 
 
 class JobPagination(CursorPagination):
+    """?cursor= and ?limit= (1 to 100); a bad one is a 400."""
+
     ordering = ("-created_at", "-id")
     page_size = 20
     page_size_query_param = "limit"
@@ -177,17 +175,18 @@ class JobPagination(CursorPagination):
 class JobListApi(RateLimitedApi):
     throttle_classes = [ReadThrottle]
 
-    class InputSerializer(serializers.Serializer):
-        status = serializers.CharField(required=False, help_text="Comma-separated statuses.")
+    class InputSerializer(QueryParamsSerializer):
+        status = serializers.CharField(required=False)
         created_after = serializers.DateTimeField(required=False)
         created_before = serializers.DateTimeField(required=False)
 
         def validate_status(self, value: str) -> list[str]:
-            statuses = [item.strip() for item in value.split(",") if item.strip()]
+            statuses = [item.strip() for item in value.split(",")]
             unknown = sorted(set(statuses) - set(Job.Status.values))
             if unknown:
+                listed = ", ".join(repr(item) for item in unknown)
                 raise serializers.ValidationError(
-                    f"Unknown status {', '.join(unknown)}; use {', '.join(Job.Status.values)}."
+                    f"Unknown status {listed}; use {', '.join(Job.Status.values)}."
                 )
             return statuses
 
@@ -196,12 +195,20 @@ class JobListApi(RateLimitedApi):
         summary="List your jobs, newest first",
         parameters=[
             OpenApiParameter(
-                "status", str, description="Comma-separated: queued,running,succeeded,failed,canceled"
+                "status",
+                {"type": "array", "items": {"type": "string", "enum": Job.Status.values}, "minItems": 1},
+                style="form",
+                explode=False,
+                description="Only jobs in these states (comma-separated).",
             ),
             OpenApiParameter("created_after", OpenApiTypes.DATETIME),
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("limit", int, description="Page size, at most 100."),
+            OpenApiParameter("cursor", str, description="From the next or previous link of a page."),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": JobPagination.max_page_size},
+                description=f"Page size (default {JobPagination.page_size}).",
+            ),
         ],
         responses={
             200: inline_serializer(
@@ -212,8 +219,6 @@ class JobListApi(RateLimitedApi):
                     "results": JobSerializer(many=True),
                 },
             ),
-            400: _PROBLEM,
-            503: _UNAVAILABLE,
         },
     )
     def get(self, request: Request) -> Response:
@@ -232,14 +237,14 @@ class JobListApi(RateLimitedApi):
 
 
 class JobCancelApi(RateLimitedApi):
-    throttle_classes = [ReadThrottle]
+    throttle_classes = [CancelThrottle]
 
     @extend_schema(
         operation_id="jobs_cancel",
         summary="Cancel a queued or running job",
         request=None,
         parameters=[_JOB_ID],
-        responses={200: JobSerializer, 404: _PROBLEM, 409: _PROBLEM, 503: _UNAVAILABLE},
+        responses={200: JobSerializer, 409: OpenApiResponse(description="job-not-cancelable: it has ended.")},
     )
     def post(self, request: Request, job_id: UUID) -> Response:
         job = job_get_for_user(user=authenticated_user(request), job_id=job_id)

@@ -9,9 +9,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import generics, permissions, serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +25,8 @@ from billing.models import BillingPeriod, UsageRecord
 from billing.pricing import micros_to_usd
 from billing.selectors import billing_summary_for_user, period_list_for_user, usage_list_for_user
 from billing.services import period_mark_paid
+from config.pagination import CursorPagination
+from config.query_params import QueryParamsSerializer
 
 
 def _caller_id(request: Request) -> int:
@@ -72,7 +78,7 @@ class _NewestFirst(CursorPagination):
 class UsageListApi(generics.ListAPIView):
     """The caller's usage records, newest first."""
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QueryParamsSerializer):
         period = serializers.IntegerField(min_value=1, required=False, help_text="billing period id")
         since = serializers.DateTimeField(required=False, help_text="completed at or after (ISO 8601)")
         until = serializers.DateTimeField(required=False, help_text="completed before (ISO 8601)")
@@ -134,7 +140,7 @@ class UsageListApi(generics.ListAPIView):
 class PeriodListApi(generics.ListAPIView):
     """The caller's billing periods, newest first."""
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QueryParamsSerializer):
         status = serializers.ChoiceField(choices=BillingPeriod.Status.choices, required=False)
 
     class Pagination(_NewestFirst):
@@ -173,7 +179,14 @@ class PeriodMarkPaidApi(APIView):
 
     permission_classes = [permissions.IsAdminUser]
 
-    @extend_schema(request=None, responses=PeriodOutputSerializer, operation_id="billing_periods_mark_paid")
+    @extend_schema(
+        request=None,
+        responses={
+            200: PeriodOutputSerializer,
+            409: OpenApiResponse(description="billing-period-open: close the period first."),
+        },
+        operation_id="billing_periods_mark_paid",
+    )
     def post(self, request: Request, pk: int) -> Response:
         period = period_mark_paid(period_id=pk)
         return Response(PeriodOutputSerializer(period).data)

@@ -1,7 +1,8 @@
 """RFC 9457 problem details for every API error.
 
 Each problem has a stable `type` URI (under PROBLEM_BASE), a `title`, the HTTP
-`status`, a human `detail`, the `instance` (request path) and the request ID;
+`status`, a human `detail`, the `instance` (the request path, never the query
+string: links carry credentials there, e.g. ?token=) and the request ID;
 validation problems add `errors` {field: [messages]}. Stack traces are shown
 only when DEBUG is on.
 
@@ -21,7 +22,13 @@ from typing import Any
 import kombu.exceptions
 import redis
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
@@ -180,7 +187,7 @@ def _slug_for(exc: exceptions.APIException) -> str:
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     request = context.get("request")
-    instance = request.get_full_path() if request is not None else ""
+    instance = request.path if request is not None else ""
 
     raised = exc
     dependency = unavailable_dependency(exc)
@@ -192,6 +199,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, SuspiciousOperation):
+        # Django's request limits, raised lazily while DRF parses the body.
+        exc = _suspicious_problem(exc)
 
     headers: dict[str, str] = {}
     if isinstance(exc, Problem):
@@ -255,6 +265,28 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return response
 
 
+def _suspicious_problem(exc: SuspiciousOperation) -> exceptions.APIException:
+    if isinstance(exc, RequestDataTooBig):
+        return Problem(
+            status=413,
+            slug="request-too-large",
+            detail=f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        return Problem(
+            status=400,
+            slug="too-many-fields",
+            detail=f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields.",
+        )
+    if isinstance(exc, TooManyFilesSent):
+        return Problem(
+            status=400,
+            slug="too-many-fields",
+            detail=f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files.",
+        )
+    return exceptions.ParseError("The request could not be parsed.")
+
+
 def _title(exc: exceptions.APIException, status_code: int) -> str:
     from http import HTTPStatus
 
@@ -280,7 +312,7 @@ def problem_response(
         slug=slug,
         title=title,
         detail=detail,
-        instance=request.get_full_path(),
+        instance=request.path,
         extra=extra,
     )
     response = JsonResponse(body, status=status_code, content_type=CONTENT_TYPE)

@@ -28,7 +28,14 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG e
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_ALLOW_CREDENTIALS = True
-CORS_EXPOSE_HEADERS = ["Location", "X-Request-ID", "Retry-After"]
+CORS_EXPOSE_HEADERS = [
+    "Location",
+    "X-Request-ID",
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -53,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.request_id.RequestIDMiddleware",
+    "api.throttles.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -249,19 +257,26 @@ REST_FRAMEWORK: dict[str, Any] = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": _RENDERERS,
+    # JSON bodies are bounded in depth (config/parsers.py, JSON_MAX_DEPTH).
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "config.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "config.problems.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.ProblemAutoSchema",
+    # Every endpoint without throttles of its own (api/throttles.py).
+    "DEFAULT_THROTTLE_CLASSES": ["api.default_throttle.DefaultThrottle"],
     "DEFAULT_THROTTLE_RATES": {},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # The Retry-After of the 503 answered while the database, Redis or the
 # broker is unreachable (config/problems.py, docs/operations.md "Outages").
 DEPENDENCY_RETRY_AFTER_S = env_int("DEPENDENCY_RETRY_AFTER_S", 5)
+
+# Arrays and objects in a JSON body (or a JSON form field such as a job's
+# metadata) may nest this deep; deeper is a 400. Python's parser recurses.
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "ImageSolve API",
@@ -473,6 +488,11 @@ JOB_MAX_CONCURRENT_WAITS = env_int("JOB_MAX_CONCURRENT_WAITS", 8)
 # Requests per token (per user for session logins); DRF rate syntax.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_submit"] = env_str("THROTTLE_SUBMIT_RATE", "120/min")
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_read"] = env_str("THROTTLE_READ_RATE", "1200/min")
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_cancel"] = env_str("THROTTLE_CANCEL_RATE", "120/min")
+# Every other endpoint, per account (per client IP before login).
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["account"] = env_str("THROTTLE_ACCOUNT_RATE", "600/min")
+# Redeliveries of one webhook delivery; and at most one in flight at a time.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["webhooks_redeliver"] = env_str("THROTTLE_REDELIVER_RATE", "5/hour")
 
 # Input images on S3-compatible storage (DigitalOcean Spaces, MinIO, AWS S3)
 # when SPACES_BUCKET_NAME is set; the local MEDIA_ROOT otherwise.

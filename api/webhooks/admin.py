@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from api.webhooks.models import WebhookAccount, WebhookAttempt, WebhookDelivery
 from api.webhooks.services import webhook_delivery_redeliver
 from api.webhooks.validation import url_for_log
+from config.problems import Problem
 
 
 # URLs may carry credentials (user:pass@) or tokens in the query: operators
@@ -98,11 +99,19 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Redeliver now (same webhook-id)")
     def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        count = 0
+        sent = busy = 0
         for delivery in queryset:
-            webhook_delivery_redeliver(delivery=delivery)
-            count += 1
-        self.message_user(request, f"{count} deliveries sent again.", messages.SUCCESS)
+            try:
+                webhook_delivery_redeliver(delivery=delivery)
+            except Problem:  # redelivery-in-flight: one at a time, for operators too
+                busy += 1
+            else:
+                sent += 1
+        self.message_user(request, f"{sent} deliveries sent again.", messages.SUCCESS)
+        if busy:
+            self.message_user(
+                request, f"{busy} skipped: a redelivery of each is still in flight.", messages.WARNING
+            )
 
 
 @admin.register(WebhookAttempt)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 import uuid
@@ -23,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -36,6 +38,7 @@ from api.webhooks import sender
 from api.webhooks.models import WebhookAccount, WebhookAttempt, WebhookDelivery
 from api.webhooks.signing import USER_AGENT, secret_generate, signed_headers
 from api.webhooks.validation import url_for_log, validate_webhook_url, webhook_target_resolve
+from config.problems import Problem
 
 logger = logging.getLogger(__name__)
 
@@ -227,12 +230,34 @@ def _fail_exhausted(pk: uuid.UUID, condition: Q, now: datetime) -> None:
         logger.error("Webhook delivery %s: %s", pk, error)
 
 
+def _redelivery_key(delivery_id: uuid.UUID | str) -> str:
+    return f"webhooks:redelivery-in-flight:{delivery_id}"
+
+
+def _redelivery_in_flight(delivery: WebhookDelivery) -> Problem:
+    until = cache.get(_redelivery_key(delivery.pk)) or 0
+    wait = max(1, math.ceil(until - time.time()))
+    return Problem(
+        status=429,
+        slug="redelivery-in-flight",
+        detail="A redelivery of this delivery is still in flight; try again when it has finished.",
+        headers={"Retry-After": str(wait)},
+    )
+
+
 def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again now, with the same webhook-id (and a fresh
     timestamp and signature); if that fails, the retry schedule starts over.
 
     An attempt in flight meanwhile still sends and logs its attempt row, but
-    its outcome leaves the delivery alone, so this redelivery is always made."""
+    its outcome leaves the delivery alone, so this redelivery is always made.
+
+    One redelivery at a time (429 redelivery-in-flight): the marker lives in
+    the cache until the redelivery's attempt is recorded, or for one lease
+    if that attempt never runs (a worker died; the dispatcher resends it)."""
+    until = time.time() + settings.WEBHOOK_LEASE_S
+    if not cache.add(_redelivery_key(delivery.pk), until, settings.WEBHOOK_LEASE_S):
+        raise _redelivery_in_flight(delivery)
     with transaction.atomic():
         # Locked: the state is read to number the attempt.
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
@@ -474,6 +499,9 @@ def webhook_delivery_attempt(
         ).update(**changes)
         if result.status_code == 410:
             _stop_url(delivery, now)
+    if manual:
+        # The redelivery has landed: the owner may ask for another.
+        cache.delete(_redelivery_key(delivery.pk))
     logger.info(
         "Webhook delivery %s attempt %s to %s: %s in %s ms%s",
         delivery.webhook_id,

@@ -117,13 +117,17 @@ def _ascii_host(hostname: str) -> str:
 
 def parse_webhook_url(url: str) -> WebhookTarget:
     """Scheme, host and port of an http(s) URL with a host, or ValidationError."""
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        port = -1
-    if parts.scheme not in {"http", "https"} or not parts.hostname or port == -1:
+    except ValueError:  # a bad IPv6 literal, a port that is no number or out of range
+        raise _invalid(
+            "Webhook URLs must be http(s) with a host and, if any, a port from 1 to 65535."
+        ) from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise _invalid()
+    if port == 0:
+        raise _invalid("Webhook URL port must be from 1 to 65535.")
     default_port = 443 if parts.scheme == "https" else 80
     return WebhookTarget(scheme=parts.scheme, host=_ascii_host(parts.hostname), port=port or default_port)
 
@@ -170,8 +174,17 @@ def validate_webhook_url(url: str) -> str:
     Raises django ValidationError.
 
     A name that does not resolve now is accepted: DNS may be briefly down or
-    the name not yet published, and every delivery checks again anyway."""
+    the name not yet published, and every delivery checks again anyway.
+
+    No credentials (user:password@): they would be stored and shown with
+    every job and delivery; receivers verify the signature instead. (URLs
+    stored before this rule are still delivered to, and logged without them.)"""
     target = parse_webhook_url(url)
+    if "@" in urlsplit(url).netloc:
+        raise _invalid(
+            "Webhook URLs must not contain credentials (user:password@); "
+            "verify deliveries with their signature instead."
+        )
     try:
         addresses = _resolve(target)
     except OSError:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import authenticated_user
+from api.throttles import AccountThrottle, RateLimitedApi, RedeliverThrottle
 from api.webhooks.models import WebhookAttempt, WebhookDelivery
 from api.webhooks.selectors import webhook_deliveries_for_job, webhook_delivery_get_for_user
 from api.webhooks.services import (
@@ -153,7 +154,10 @@ class JobWebhookDeliveryListApi(APIView):
         return Response(_DeliveryListSerializer({"results": deliveries}).data)
 
 
-class WebhookDeliveryRedeliverApi(APIView):
+class WebhookDeliveryRedeliverApi(RateLimitedApi):
+    # The account's budget, and a few redeliveries an hour of each delivery.
+    throttle_classes = [AccountThrottle, RedeliverThrottle]
+
     @extend_schema(
         operation_id="webhook_deliveries_redeliver",
         request=None,

@@ -122,3 +122,15 @@ def test_it_is_throttled(client, monkeypatch):
 def test_it_answers_405_to_wrong_methods(client):
     assert_problem(client.get(URL), 405, "method-not-allowed")
     assert_problem(client.delete(CONFIRM), 405, "method-not-allowed")
+
+
+def test_a_used_reset_link_does_not_echo_or_log_its_token(client, alice, caplog):
+    link, params = _reset_link(client)
+    assert client.post(CONFIRM, {**params, "new_password": NEW}, format="json").status_code == 204
+    with caplog.at_level("INFO"):
+        response = client.get(link)
+
+    body = assert_problem(response, 400, "reset-token-invalid")
+    assert body["instance"] == CONFIRM
+    assert params["token"].encode() not in response.content
+    assert params["token"] not in caplog.text

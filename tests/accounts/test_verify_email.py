@@ -36,6 +36,20 @@ def test_a_link_works_once(client, carol):
     assert_problem(client.get(URL, {"token": token}), 409, "email-already-verified")
 
 
+def test_a_refused_link_does_not_echo_or_log_its_token(client, carol, caplog):
+    # A verification link is a credential: not in the problem, not in the logs.
+    token = email_verification_token(user=carol)
+    client.get(URL, {"token": token})
+    with caplog.at_level("INFO"):
+        conflict = client.get(URL, {"token": token})
+        invalid = client.get(URL, {"token": token + "x"})
+
+    assert assert_problem(conflict, 409, "email-already-verified")["instance"] == URL
+    assert assert_problem(invalid, 400, "verification-token-invalid")["instance"] == URL
+    assert token.encode() not in conflict.content + invalid.content
+    assert token not in caplog.text
+
+
 def test_it_rejects_a_tampered_token(client, carol):
     token = email_verification_token(user=carol)
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")

@@ -174,3 +174,57 @@ def test_a_redelivery_that_claims_before_the_attempt_in_flight_records_is_not_un
     assert delivery.attempt_count == 2 and delivery.schedule_step == 1
     assert delivery.last_status_code == 500 and delivery.next_attempt_at is not None
     assert len(receiver.requests) == 2
+
+
+def test_one_redelivery_at_a_time_then_a_few_an_hour(
+    alice, alice_client, receiver, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "webhooks_redeliver": "3/hour",
+        },
+    }
+    delivery = make_delivery(alice, receiver.url)
+    url = f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver"
+
+    # Published, not yet sent (no worker here): a second one waits for it.
+    assert alice_client.post(url).status_code == 202
+    in_flight = alice_client.post(url)
+    problem = in_flight.json()
+    assert in_flight.status_code == 429 and problem["type"].endswith("/redelivery-in-flight")
+    assert 1 <= int(in_flight["Retry-After"]) <= settings.WEBHOOK_LEASE_S
+
+    # Once it has landed, the next one goes (the refused one counted too:
+    # every request counts towards the hourly budget).
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver_webhook_task.apply(args=(str(delivery.pk), 1), kwargs={"manual": True})
+    assert alice_client.post(url).status_code == 202
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver_webhook_task.apply(args=(str(delivery.pk), 2), kwargs={"manual": True})
+    assert [a.manual for a in delivery.attempts.all()] == [True, True]
+    assert len(receiver.requests) == 2
+
+    refused = alice_client.post(url)
+    assert refused.status_code == 429
+    assert refused.json()["type"].endswith("/rate-limited")
+    assert int(refused["Retry-After"]) > 60
+    assert refused["X-RateLimit-Remaining"] == "0"
+    assert len(receiver.requests) == 2
+
+
+def test_another_account_cannot_use_up_the_owners_redeliveries(
+    alice, alice_client, bob_client, receiver, settings
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "webhooks_redeliver": "1/hour",
+        },
+    }
+    delivery = make_delivery(alice, receiver.url)
+    url = f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver"
+    assert bob_client.post(url).status_code == 404
+    assert alice_client.post(url).status_code == 202
