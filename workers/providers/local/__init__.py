@@ -59,15 +59,33 @@ def _shown(text: str) -> str:
 class LocalProvider:
     def solve(self, request: SolveRequest) -> Answer:
         try:
-            reading = ocr.read(request.image)
+            image = ocr.load(request.image)
         except (OSError, ValueError) as exc:
             raise ProviderError("invalid_image", f"The image could not be decoded: {exc}", retryable=False) from exc
+        failure: ProviderError | None = None
+        # Tesseract reads some glyphs right at one scale and wrong at
+        # another: a reading that is not trusted, or not understood, is
+        # tried again at other scales. Only a trusted reading is solved.
+        for cap_height in (ocr.TARGET_CAP_HEIGHT, *ocr.RETRY_CAP_HEIGHTS):
+            try:
+                return self._solve_reading(ocr.read(image, cap_height=cap_height))
+            except ProviderError as exc:
+                if exc.code == TIMED_OUT:
+                    raise
+                # The first reading's failure is the one reported.
+                failure = failure or exc
+        assert failure is not None
+        raise failure
+
+    @staticmethod
+    def _solve_reading(reading: ocr.Reading) -> Answer:
         read = _shown(reading.text)
         if not read:
             raise ProviderError(UNREADABLE, "No text was found in the image.", retryable=False)
         if reading.mean_confidence < settings.LOCAL_SOLVER_MIN_CONFIDENCE or reading.suspect:
             raise ProviderError(
-                UNREADABLE, f"The text could not be read with confidence (read: {read!r}, "
+                UNREADABLE,
+                f"The text could not be read with confidence (read: {read!r}, "
                 f"confidence {reading.mean_confidence:.0f}{', stray ink' if reading.suspect else ''}).",
                 retryable=False,
             )
@@ -76,7 +94,9 @@ class LocalProvider:
                 solution = solve(parse(reading.text))
         except ProblemError as exc:
             raise ProviderError(
-                UNSUPPORTED, f"Not a problem the local solver takes: {exc.message} (read: {read!r}).", retryable=False
+                UNSUPPORTED,
+                f"Not a problem the local solver takes: {exc.message} (read: {read!r}).",
+                retryable=False,
             ) from exc
         except (_SolveTimeout, RecursionError) as exc:
             raise ProviderError(

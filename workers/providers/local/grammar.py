@@ -105,13 +105,13 @@ _TOKEN = re.compile(r"[^\S\n]*(?:(?P<num>\d+(?:\.\d+)?)|(?P<word>[a-z]{2,})|(?P<
 
 def normalise(text: str) -> str:
     """Maths-aware clean-up of what OCR reads, before tokenizing."""
-    text = text.translate(_CHAR_MAP)
+    text = re.sub(r"[^\S\n]+", " ", text.translate(_CHAR_MAP))
     text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
     # Lower-case words, but keep single capitals other than X/Y/Z (already mapped).
     text = re.sub(r"[A-Z][a-zA-Z]+", lambda m: m.group(0).lower(), text)
-    # A minus sign read as a long dash and a hyphen, or as "=" or "_" after "=".
-    text = re.sub(r"-{2,}", "-", text)
+    # A minus sign read as "=" or "_" after "=", or as a long dash and a hyphen.
     text = re.sub(r"=\s*[=_]", "= -", text)
+    text = re.sub(r"-{2,}", "-", text)
     text = re.sub(r"(^|\n)_", r"\1-", text)
     # An exponent read as "*2", "?2", "~2" or "?" after a letter: x*2, x?2, x? are x².
     text = re.sub(r"(?<=[xyz])\s?[*?~\"°']\s?(?=\d)", "^", text)

@@ -18,7 +18,9 @@ from PIL import Image, ImageOps
 
 # Tesseract reads best with capitals 30-60 px tall; smaller text is scaled up
 # to this height, larger text down (fewer pixels, less CPU).
-_TARGET_CAP_HEIGHT = 30
+TARGET_CAP_HEIGHT = 30
+# Other scales tried when a reading is not trusted or not understood.
+RETRY_CAP_HEIGHTS = (42, 22, 36, 52, 26)
 _MAX_SIDE = 2400
 
 
@@ -38,8 +40,8 @@ class Reading:
     # Mean and lowest symbol confidence (0-100); 0 with no text.
     mean_confidence: float
     min_confidence: float
-    # A digit that reaches below the line (a "1" made of a neighbour's
-    # descender, as in "y = 7" read "y =17"): the line is not trusted.
+    # Ink that was not read, or a symbol read where there is no ink: the
+    # text may not be what the image says.
     suspect: bool = False
 
 
@@ -56,9 +58,7 @@ class _Engine:
         )
         self.lock = threading.Lock()
 
-    def lines(self, image: Image.Image) -> tuple[list[list[Symbol]], list[tuple[int, int, int, int]]]:
-        """The symbols of each text line, and the boxes of every connected
-        blob of ink Tesseract found."""
+    def lines(self, image: Image.Image) -> list[list[Symbol]]:
         tesserocr = self._tesserocr
         level_line, level_symbol = tesserocr.RIL.TEXTLINE, tesserocr.RIL.SYMBOL
         self._api.SetImage(image)
@@ -67,7 +67,7 @@ class _Engine:
         lines: list[list[Symbol]] = []
         if iterator is None:
             self._api.Clear()
-            return lines, []
+            return lines
         for item in tesserocr.iterate_level(iterator, level_symbol):
             text = item.GetUTF8Text(level_symbol)
             box = item.BoundingBox(level_symbol)
@@ -75,12 +75,64 @@ class _Engine:
                 continue
             if item.IsAtBeginningOf(level_line) or not lines:
                 lines.append([])
-            lines[-1].append(Symbol(text, float(item.Confidence(level_symbol)), *box))
-        components = [
-            (c["x"], c["y"], c["x"] + c["w"], c["y"] + c["h"]) for _image, c in self._api.GetConnectedComponents()
-        ]
+            symbol = Symbol(text, float(item.Confidence(level_symbol)), *box)
+            if lines[-1] and _same_glyph(lines[-1][-1], symbol):
+                continue  # one letter read twice ("xX")
+            lines[-1].append(symbol)
         self._api.Clear()
-        return lines, components
+        return lines
+
+
+Box = tuple[int, int, int, int]
+
+
+def _components(binary: Image.Image) -> list[Box]:
+    """Boxes (left, top, right, bottom) of the 8-connected blobs of ink, by
+    union-find over the dark pixels: Tesseract's symbol boxes are not the
+    glyphs' (a blurred line can give one symbol the width of three)."""
+    width = binary.width
+    pixels = binary.tobytes()
+    parent: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for index, value in enumerate(pixels):
+        if not value:
+            continue
+        parent[index] = index
+        x = index % width
+        neighbours = [index - width]
+        if x > 0:
+            neighbours += [index - 1, index - width - 1]
+        if x < width - 1:
+            neighbours.append(index - width + 1)
+        for neighbour in neighbours:
+            if neighbour >= 0 and neighbour in parent:
+                a, b = find(index), find(neighbour)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    boxes: dict[int, list[int]] = {}
+    for index in parent:
+        root = find(index)
+        x, y = index % width, index // width
+        box = boxes.get(root)
+        if box is None:
+            boxes[root] = [x, y, x + 1, y + 1, 1]
+        else:
+            box[0], box[1] = min(box[0], x), min(box[1], y)
+            box[2], box[3] = max(box[2], x + 1), max(box[3], y + 1)
+            box[4] += 1
+    return [(b[0], b[1], b[2], b[3]) for b in boxes.values() if b[4] >= 3]
+
+
+def _same_glyph(first: Symbol, second: Symbol) -> bool:
+    overlap = min(first.right, second.right) - max(first.left, second.left)
+    narrower = min(first.right - first.left, second.right - second.left)
+    return first.text.lower() == second.text.lower() and narrower > 0 and overlap >= narrower * 0.5
 
 
 @cache
@@ -88,23 +140,30 @@ def _engine() -> _Engine:
     return _Engine()
 
 
-def read(image_bytes: bytes) -> Reading:
-    """Raises OSError/ValueError (Pillow) for bytes that are not an image."""
-    image = _prepare(Image.open(io.BytesIO(image_bytes)))
+def load(image_bytes: bytes) -> Image.Image:
+    """The image in grey, dark on light. Raises OSError/ValueError (Pillow)
+    for bytes that are not an image."""
+    return _prepare(Image.open(io.BytesIO(image_bytes)))
+
+
+def read(image: Image.Image, *, cap_height: int = TARGET_CAP_HEIGHT) -> Reading:
+    """Read `image` (from load()) scaled so that capitals are about
+    `cap_height` pixels tall, unless they already are roughly."""
     engine = _engine()
     with engine.lock:
-        lines, components = engine.lines(image)
+        lines = engine.lines(image)
         height = _cap_height(lines)
-        if height and not _TARGET_CAP_HEIGHT * 0.75 <= height <= _TARGET_CAP_HEIGHT * 1.6:
-            scale = _TARGET_CAP_HEIGHT / height
+        if height and not cap_height * 0.75 <= height <= cap_height * 1.6:
+            scale = cap_height / height
             size = (round(image.width * scale), round(image.height * scale))
             if max(size) <= _MAX_SIDE and min(size) >= 16:
                 image = image.resize(size, Image.Resampling.LANCZOS)
-                lines, components = engine.lines(image)
+                lines = engine.lines(image)
     symbols = [s for line in lines for s in line]
     if not symbols:
         return Reading(text="", mean_confidence=0.0, min_confidence=0.0)
     binary = image.point(lambda v: 255 if v < 128 else 0)
+    components = _components(binary)
     geometries = [_geometry(line) for line in lines]
     text = "\n".join(_line_text(line, g, binary) for line, g in zip(lines, geometries, strict=True))
     confidences = [s.confidence for s in symbols]
@@ -112,7 +171,10 @@ def read(image_bytes: bytes) -> Reading:
         text=text,
         mean_confidence=statistics.fmean(confidences),
         min_confidence=min(confidences),
-        suspect=any(_descends(line, g) for line, g in zip(lines, geometries, strict=True))
+        suspect=any(
+            _phantom_digit(line, components) or _unread_exponent(line, g, components, line_text)
+            for line, g, line_text in zip(lines, geometries, text.split("\n"), strict=True)
+        )
         or _stray_ink(symbols, components, _cap_height(lines)),
     )
 
@@ -173,13 +235,21 @@ def _geometry(line: list[Symbol]) -> _Line:
     return _Line(slope, intercept, cap)
 
 
-def _descends(line: list[Symbol], geometry: _Line) -> bool:
-    return any(
-        s.text.isdigit() and s.bottom > geometry.baseline((s.left + s.right) / 2) + geometry.cap * 0.2 for s in line
-    )
+def _phantom_digit(line: list[Symbol], components: list[Box]) -> bool:
+    """A digit with no ink of its own (a "1" made up from a neighbour's
+    descender, as in "y = 7" read "y =17")."""
+    for symbol in line:
+        if not symbol.text.isdigit():
+            continue
+        if not any(
+            symbol.left <= (left + right) / 2 <= symbol.right and min(bottom, symbol.bottom) > max(top, symbol.top)
+            for left, top, right, bottom in components
+        ):
+            return True
+    return False
 
 
-def _stray_ink(symbols: list[Symbol], components: list[tuple[int, int, int, int]], cap: float) -> bool:
+def _stray_ink(symbols: list[Symbol], components: list[Box], cap: float) -> bool:
     """A blob of ink that no symbol covers: a dropped minus sign, a faint
     digit. Reading around it would change the problem, so the reading is
     not trusted. `components` are (left, top, right, bottom) boxes."""
@@ -192,6 +262,31 @@ def _stray_ink(symbols: list[Symbol], components: list[tuple[int, int, int, int]
             and min(bottom, s.bottom) > max(top, s.top)
             for s in symbols
         )
+        if not covered:
+            return True
+    return False
+
+
+def _unread_exponent(
+    line: list[Symbol], geometry: _Line, components: list[Box], text: str
+) -> bool:
+    """A small glyph raised above the line (an exponent) that the text does
+    not mark as one: 3³ read as "33" would be solved as thirty-three."""
+    cap = geometry.cap
+    left_edge, right_edge = min(s.left for s in line), max(s.right for s in line)
+    # A raised digit marked as an exponent, or a caret read as punctuation.
+    raised_boxes = [
+        s
+        for s in line
+        if (s.text.isdigit() and s.bottom < geometry.baseline(s.left) - cap * 0.25) or not s.text.isalnum()
+    ]
+    for left, top, right, bottom in components:
+        if right < left_edge or left > right_edge:
+            continue
+        baseline = geometry.baseline((left + right) / 2)
+        if not (baseline - cap * 1.3 <= top and bottom <= baseline - cap * 0.3 and bottom - top >= cap * 0.3):
+            continue
+        covered = any(min(right, s.right) - max(left, s.left) > 0 for s in raised_boxes)
         if not covered:
             return True
     return False
@@ -213,6 +308,9 @@ def _line_text(line: list[Symbol], geometry: _Line, binary: Image.Image) -> str:
                 out.append(" ")
         raised = (
             symbol.text.isdigit()
+            # An exponent has a base: a digit, a letter or a closing bracket.
+            and previous is not None
+            and (previous.text.isalnum() or previous.text == ")")
             and symbol.bottom < geometry.baseline((symbol.left + symbol.right) / 2) - cap * 0.25
             and (symbol.bottom - symbol.top) < cap * 0.8
         )
