@@ -53,7 +53,9 @@ def measure() -> dict[str, Any]:
         )
     for case in cases(seed=SEED, per_kind=PER_KIND):
         kind = case.problem.kind
-        request = SolveRequest(image=case.image, mime_type=case.mime_type, prompt="", model="local", detail="auto")
+        request = SolveRequest(
+            image=case.image, mime_type=case.mime_type, prompt="", model="local", detail="auto"
+        )
         started = time.process_time()
         try:
             answer = provider.solve(request)
@@ -70,7 +72,9 @@ def measure() -> dict[str, Any]:
         else:
             counts[kind]["wrong"] += 1
             read = answer.text.splitlines()[0]
-            misses.append(f"WRONG {final!r} != {case.problem.expected!r}: {case.problem.text!r} ({case.font}) {read}")
+            misses.append(
+                f"WRONG {final!r} != {case.problem.expected!r}: {case.problem.text!r} ({case.font}) {read}"
+            )
     return {"kinds": KINDS, "counts": counts, "cpu_ms": cpu_ms, "misses": misses}
 
 
@@ -97,11 +101,27 @@ def run(report: Any) -> None:
         total.update(row)
         total["n"] += n
         rows.append(
-            [kind, n, row["answered"], f"{row['correct']} ({_pct(row['correct'], n)})", f"{row['wrong']} ({_pct(row['wrong'], n)})", row["unreadable_image"], row["unsupported_problem"]]
+            [
+                kind,
+                n,
+                row["answered"],
+                f"{row['correct']} ({_pct(row['correct'], n)})",
+                f"{row['wrong']} ({_pct(row['wrong'], n)})",
+                row["unreadable_image"],
+                row["unsupported_problem"],
+            ]
         )
     n = total["n"]
     rows.append(
-        ["**all**", n, total["answered"], f"{total['correct']} ({_pct(total['correct'], n)})", f"{total['wrong']} ({_pct(total['wrong'], n)})", total["unreadable_image"], total["unsupported_problem"]]
+        [
+            "**all**",
+            n,
+            total["answered"],
+            f"{total['correct']} ({_pct(total['correct'], n)})",
+            f"{total['wrong']} ({_pct(total['wrong'], n)})",
+            total["unreadable_image"],
+            total["unsupported_problem"],
+        ]
     )
     report.table(["kind", "images", "answered", "correct", "wrong", "unreadable", "unsupported"], rows)
     report.line(

@@ -175,9 +175,7 @@ def _polynomial(rng: random.Random) -> Printed:
     if form == 2:
         r1, r2 = rng.sample(range(1, 8), 2)
         expression = sympy.expand((X + r1) * (X + r2))
-        return Printed(
-            "polynomial", f"Factor x² + {r1 + r2}x + {r1 * r2}", plain(sympy.factor(expression))
-        )
+        return Printed("polynomial", f"Factor x² + {r1 + r2}x + {r1 * r2}", plain(sympy.factor(expression)))
     if form == 3:
         c = rng.randint(2, 6)
         return Printed("polynomial", f"Simplify {c}x + {a} − x + {b}", plain((c - 1) * X + a + b))
@@ -208,7 +206,9 @@ def render(
     """`text` drawn dark on light, as PNG or JPEG bytes and its MIME type."""
     face = _load_font(font, size)
     probe = ImageDraw.Draw(Image.new("L", (1, 1)))
-    left, top, right, bottom = probe.multiline_textbbox((0, 0), text, font=face, spacing=size // 2)
+    left, top, right, bottom = (
+        round(v) for v in probe.multiline_textbbox((0, 0), text, font=face, spacing=size // 2)
+    )
     margin = size
     image = Image.new("L", (right - left + 2 * margin, bottom - top + 2 * margin), paper)
     ImageDraw.Draw(image).multiline_text(

@@ -327,6 +327,7 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 # Everything not listed runs on the default queue, `maintenance` (beat tasks).
 CELERY_TASK_ROUTES = {
     "workers.tasks.solve.solve_job_task": {"queue": "solve"},
+    "workers.tasks.local.solve_local_task": {"queue": "local"},
     "workers.tasks.webhooks.deliver_webhook_task": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

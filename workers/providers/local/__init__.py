@@ -61,8 +61,11 @@ class LocalProvider:
         try:
             image = ocr.load(request.image)
         except (OSError, ValueError) as exc:
-            raise ProviderError("invalid_image", f"The image could not be decoded: {exc}", retryable=False) from exc
-        failure: ProviderError | None = None
+            raise ProviderError(
+                "invalid_image", f"The image could not be decoded: {exc}", retryable=False
+            ) from exc
+        failure = ProviderError(UNREADABLE, "No text was found in the image.", retryable=False)
+        first = True
         # Tesseract reads some glyphs right at one scale and wrong at
         # another: a reading that is not trusted, or not understood, is
         # tried again at other scales. Only a trusted reading is solved.
@@ -73,8 +76,8 @@ class LocalProvider:
                 if exc.code == TIMED_OUT:
                     raise
                 # The first reading's failure is the one reported.
-                failure = failure or exc
-        assert failure is not None
+                if first:
+                    failure, first = exc, False
         raise failure
 
     @staticmethod

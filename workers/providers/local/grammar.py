@@ -100,7 +100,9 @@ _CHAR_MAP = str.maketrans(
         "\t": " ",
     }
 )
-_TOKEN = re.compile(r"[^\S\n]*(?:(?P<num>\d+(?:\.\d+)?)|(?P<word>[a-z]{2,})|(?P<var>[a-z])|(?P<op>[-+×/^=(),*?%:\n]))")
+_TOKEN = re.compile(
+    r"[^\S\n]*(?:(?P<num>\d+(?:\.\d+)?)|(?P<word>[a-z]{2,})|(?P<var>[a-z])|(?P<op>[-+×/^=(),*?%:\n]))"
+)
 
 
 def normalise(text: str) -> str:
@@ -234,9 +236,7 @@ class _Parser:
 
     def _skip_filler(self) -> None:
         while (token := self.peek()) is not None:
-            if token.kind == "word" and token.text in _FILLER:
-                self.position += 1
-            elif token.text == ":":
+            if (token.kind == "word" and token.text in _FILLER) or token.text == ":":
                 self.position += 1
             elif (
                 token.kind == "var"

@@ -226,7 +226,10 @@ def _geometry(line: list[Symbol]) -> _Line:
     anchors = [s for s in full if abs((s.bottom - s.top) - cap) <= cap * 0.2] or full
     points = [((s.left + s.right) / 2, float(s.bottom)) for s in anchors]
     slopes = [
-        (y2 - y1) / (x2 - x1) for i, (x1, y1) in enumerate(points) for x2, y2 in points[i + 1 :] if x2 - x1 > cap
+        (y2 - y1) / (x2 - x1)
+        for i, (x1, y1) in enumerate(points)
+        for x2, y2 in points[i + 1 :]
+        if x2 - x1 > cap
     ]
     # Theil-Sen: the median slope, then the median intercept; robust to outliers.
     slope = statistics.median(slopes) if slopes else 0.0
@@ -242,7 +245,8 @@ def _phantom_digit(line: list[Symbol], components: list[Box]) -> bool:
         if not symbol.text.isdigit():
             continue
         if not any(
-            symbol.left <= (left + right) / 2 <= symbol.right and min(bottom, symbol.bottom) > max(top, symbol.top)
+            symbol.left <= (left + right) / 2 <= symbol.right
+            and min(bottom, symbol.bottom) > max(top, symbol.top)
             for left, top, right, bottom in components
         ):
             return True
@@ -267,9 +271,7 @@ def _stray_ink(symbols: list[Symbol], components: list[Box], cap: float) -> bool
     return False
 
 
-def _unread_exponent(
-    line: list[Symbol], geometry: _Line, components: list[Box], text: str
-) -> bool:
+def _unread_exponent(line: list[Symbol], geometry: _Line, components: list[Box], text: str) -> bool:
     """A small glyph raised above the line (an exponent) that the text does
     not mark as one: 3³ read as "33" would be solved as thirty-three."""
     cap = geometry.cap
@@ -334,8 +336,8 @@ def _stem_is_broken(symbol: Symbol, binary: Image.Image) -> bool:
     width, height = box.size
     if width < 3 or height < 5:
         return False
-    pixels = box.load()
-    columns = [[bool(pixels[x, y]) for y in range(height)] for x in range(width)]
+    data = box.tobytes()
+    columns = [[bool(data[y * width + x]) for y in range(height)] for x in range(width)]
     stem = max(columns, key=sum)
     runs = sum(1 for y, dark in enumerate(stem) if dark and (y == 0 or not stem[y - 1]))
     return runs >= 3

@@ -60,8 +60,9 @@ def solve(problem: Problem) -> Solution:
         if len(problem.equations) == 2:
             return _system(problem)
         return _equation(*problem.equations[0])
-    assert problem.expression is not None
     expression = problem.expression
+    if expression is None:
+        raise ProblemError("No expression or equation was found.")
     if not expression.free_symbols:
         return _arithmetic(expression, problem.command)
     return _polynomial(expression, problem.command)
@@ -93,7 +94,9 @@ def _equation(left: sympy.Expr, right: sympy.Expr) -> Solution:
     symbols = sorted((left - right).free_symbols, key=str)
     if len(symbols) != 1:
         raise ProblemError(
-            "An equation needs exactly one unknown." if symbols else "The equation has no unknown to solve for."
+            "An equation needs exactly one unknown."
+            if symbols
+            else "The equation has no unknown to solve for."
         )
     (symbol,) = symbols
     poly = sympy.Poly(sympy.expand(left - right), symbol)
@@ -144,8 +147,11 @@ def _system(problem: Problem) -> Solution:
     u_value = (c1 * b2 - c2 * b1) / determinant
     v_value = (a1 * c2 - a2 * c1) / determinant
     steps = [
-        r"\begin{cases} " + r" \\ ".join(_equation_tex(left, right) for left, right in problem.equations) + r" \end{cases}",
-        rf"D = {_factor_tex(a1)} \cdot {_factor_tex(b2)} - {_factor_tex(a2)} \cdot {_factor_tex(b1)} = {_tex(determinant)}",
+        r"\begin{cases} "
+        + r" \\ ".join(_equation_tex(left, right) for left, right in problem.equations)
+        + r" \end{cases}",
+        rf"D = {_factor_tex(a1)} \cdot {_factor_tex(b2)} - {_factor_tex(a2)} \cdot {_factor_tex(b1)}"
+        rf" = {_tex(determinant)}",
         rf"{_tex(u)} = \frac{{{_tex(c1 * b2 - c2 * b1)}}}{{{_tex(determinant)}}} = {_tex(u_value)}",
         rf"{_tex(v)} = \frac{{{_tex(a1 * c2 - a2 * c1)}}}{{{_tex(determinant)}}} = {_tex(v_value)}",
     ]
