@@ -222,6 +222,8 @@ class _Parser:
         first = self.sum_()
         if self.peek() is None and command != "solve":
             return Problem(command, expression=first, symbols=self.symbols)
+        if (token := self.peek()) is not None and token.text != "=":
+            raise ProblemError(f"Unexpected {token.text!r}.")
         equations = [self._equation_rest(first)]
         while self.peek() is not None:
             separator = self.take()

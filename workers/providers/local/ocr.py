@@ -69,7 +69,10 @@ class _Engine:
             self._api.Clear()
             return lines
         for item in tesserocr.iterate_level(iterator, level_symbol):
-            text = item.GetUTF8Text(level_symbol)
+            try:
+                text = item.GetUTF8Text(level_symbol)
+            except RuntimeError:  # tesserocr's way of saying "nothing here"
+                continue
             box = item.BoundingBox(level_symbol)
             if not text or box is None:
                 continue
@@ -192,7 +195,7 @@ def _prepare(image: Image.Image) -> Image.Image:
         gray.thumbnail((_MAX_SIDE, _MAX_SIDE))
     gray = ImageOps.autocontrast(gray, cutoff=1)
     # Light text on a dark background: Tesseract wants dark on light.
-    if statistics.fmean(gray.resize((32, 32)).getdata()) < 110:
+    if statistics.fmean(gray.resize((32, 32)).tobytes()) < 110:
         gray = ImageOps.invert(gray)
     return gray
 
