@@ -95,7 +95,9 @@ def test_env_bool_accepts_the_usual_spellings(monkeypatch, raw: str, expected: b
         ({"OPENAI_API_KEY": "", "SOLVER": "mock"}, "mock"),
     ],
 )
-def test_solver_defaults_to_the_model_with_a_key_and_to_local_without(env: dict[str, str], expected: str) -> None:
+def test_solver_defaults_to_the_model_with_a_key_and_to_local_without(
+    env: dict[str, str], expected: str
+) -> None:
     result = _settings({"DJANGO_DEBUG": "1", **env}, "s.SOLVER")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == expected

@@ -35,7 +35,8 @@ def _wait_for(client, job_id: str) -> dict:
 
 def test_a_printed_equation_is_solved_by_the_local_worker(transactional_db, alice_client, settings) -> None:
     settings.SOLVER = "local"
-    with running_worker(queues="local", pool="prefork", concurrency=1, extra_env={"SOLVER": "local"}) as worker:
+    env = {"SOLVER": "local"}
+    with running_worker(queues="local", pool="prefork", concurrency=1, extra_env=env) as worker:
         solved = _submit(alice_client, "2x + 3 = 11")
         unsupported = _submit(alice_client, "What is the capital of France?")
         done = _wait_for(alice_client, solved)

@@ -106,7 +106,11 @@ def test_a_canceled_job_is_not_run(alice, settings) -> None:
 
 @pytest.mark.parametrize(
     ("solver", "task_name", "queue"),
-    [("local", LOCAL_TASK_NAME, "local"), ("auto", LOCAL_TASK_NAME, "local"), ("mock", SOLVE_TASK_NAME, "solve")],
+    [
+        ("local", LOCAL_TASK_NAME, "local"),
+        ("auto", LOCAL_TASK_NAME, "local"),
+        ("mock", SOLVE_TASK_NAME, "solve"),
+    ],
 )
 def test_jobs_are_published_to_the_queue_of_the_solver(
     alice, settings, sent, django_capture_on_commit_callbacks, solver, task_name, queue

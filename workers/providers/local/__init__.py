@@ -75,8 +75,9 @@ class LocalProvider:
             except ProviderError as exc:
                 if exc.code == TIMED_OUT:
                     raise
-                # The first reading's failure is the one reported.
-                if first:
+                # The first reading's failure is the one reported, unless a
+                # later one read the text well enough to say what it is.
+                if first or (failure.code == UNREADABLE and exc.code == UNSUPPORTED):
                     failure, first = exc, False
         raise failure
 

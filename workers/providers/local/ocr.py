@@ -9,6 +9,7 @@ and the lowest confidence of any symbol, for the caller to judge."""
 from __future__ import annotations
 
 import io
+import itertools
 import statistics
 import threading
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from PIL import Image, ImageOps
 # to this height, larger text down (fewer pixels, less CPU).
 TARGET_CAP_HEIGHT = 30
 # Other scales tried when a reading is not trusted or not understood.
-RETRY_CAP_HEIGHTS = (42, 22, 36, 52, 26)
+RETRY_CAP_HEIGHTS = (42, 22, 36, 52, 26, 33, 46, 19)
 _MAX_SIDE = 2400
 
 
@@ -56,7 +57,18 @@ class _Engine:
         self._api = tesserocr.PyTessBaseAPI(
             path=tessdata.data_path(), lang="eng", psm=tesserocr.PSM.SINGLE_BLOCK
         )
+        # Exponents are small: each is read again on its own, enlarged.
+        self._glyph_api = tesserocr.PyTessBaseAPI(
+            path=tessdata.data_path(), lang="eng", psm=tesserocr.PSM.SINGLE_CHAR
+        )
+        self._glyph_api.SetVariable("tessedit_char_whitelist", "0123456789")
         self.lock = threading.Lock()
+
+    def glyph(self, image: Image.Image) -> str:
+        self._glyph_api.SetImage(image)
+        text = self._glyph_api.GetUTF8Text().strip()
+        self._glyph_api.Clear()
+        return text
 
     def lines(self, image: Image.Image) -> list[list[Symbol]]:
         tesserocr = self._tesserocr
@@ -162,21 +174,27 @@ def read(image: Image.Image, *, cap_height: int = TARGET_CAP_HEIGHT) -> Reading:
             if max(size) <= _MAX_SIDE and min(size) >= 16:
                 image = image.resize(size, Image.Resampling.LANCZOS)
                 lines = engine.lines(image)
-    symbols = [s for line in lines for s in line]
-    if not symbols:
-        return Reading(text="", mean_confidence=0.0, min_confidence=0.0)
-    binary = image.point(lambda v: 255 if v < 128 else 0)
-    components = _components(binary)
-    geometries = [_geometry(line) for line in lines]
-    text = "\n".join(_line_text(line, g, binary) for line, g in zip(lines, geometries, strict=True))
+        symbols = [s for line in lines for s in line]
+        if not symbols:
+            return Reading(text="", mean_confidence=0.0, min_confidence=0.0)
+        binary = image.point(lambda v: 255 if v < 128 else 0)
+        components = _components(binary)
+        geometries = [_geometry(line) for line in lines]
+        texts = [_line_text(line, g, binary, components) for line, g in zip(lines, geometries, strict=True)]
+        exponents_agree = all(
+            _exponents_agree(line, g, image, engine) for line, g in zip(lines, geometries, strict=True)
+        )
     confidences = [s.confidence for s in symbols]
     return Reading(
-        text=text,
+        text="\n".join(texts),
         mean_confidence=statistics.fmean(confidences),
         min_confidence=min(confidences),
-        suspect=any(
-            _phantom_digit(line, components) or _unread_exponent(line, g, components, line_text)
-            for line, g, line_text in zip(lines, geometries, text.split("\n"), strict=True)
+        suspect=not exponents_agree
+        or any(
+            _phantom_digit(line, components)
+            or _unread_exponent(line, g, components, line_text)
+            or _shared_symbol(line, g, components)
+            for line, g, line_text in zip(lines, geometries, texts, strict=True)
         )
         or _stray_ink(symbols, components, _cap_height(lines)),
     )
@@ -297,7 +315,90 @@ def _unread_exponent(line: list[Symbol], geometry: _Line, components: list[Box],
     return False
 
 
-def _line_text(line: list[Symbol], geometry: _Line, binary: Image.Image) -> str:
+def _is_raised(symbol: Symbol, previous: Symbol | None, geometry: _Line) -> bool:
+    return (
+        symbol.text.isdigit()
+        # An exponent has a base: a digit, a letter or a closing bracket.
+        and previous is not None
+        and (previous.text.isalnum() or previous.text == ")")
+        and symbol.bottom < geometry.baseline((symbol.left + symbol.right) / 2) - geometry.cap * 0.25
+        and (symbol.bottom - symbol.top) < geometry.cap * 0.8
+    )
+
+
+def _exponents_agree(line: list[Symbol], geometry: _Line, image: Image.Image, engine: _Engine) -> bool:
+    """Small digits are where Tesseract errs most (³ read as ²): each exponent
+    is read again alone, enlarged, and must read the same."""
+    for previous, symbol in zip([None, *line], line, strict=False):
+        if not _is_raised(symbol, previous, geometry):
+            continue
+        pad = max(2, round(geometry.cap * 0.15))
+        crop = image.crop((symbol.left - pad, symbol.top - pad, symbol.right + pad, symbol.bottom + pad))
+        scale = 48 / max(crop.height, 1)
+        crop = crop.resize((max(1, round(crop.width * scale)), 48), Image.Resampling.LANCZOS)
+        framed = ImageOps.expand(crop, border=16, fill=255)
+        if engine.glyph(framed) != symbol.text:
+            return False
+    return True
+
+
+# Glyphs drawn in more than one piece.
+_MULTIPART = set('=÷%ij:;!?"')
+
+
+def _shared_symbol(line: list[Symbol], geometry: _Line, components: list[Box]) -> bool:
+    """Two glyphs side by side given to one symbol: Tesseract dropped one
+    (8x read as 8) and stretched its neighbour's box over it. Each blob of
+    ink goes to the symbol whose centre is nearest; a single-piece symbol
+    with two blobs apart has swallowed a glyph."""
+    cap = geometry.cap
+    top = min(s.top for s in line) - cap * 0.5
+    bottom = max(s.bottom for s in line) + cap * 0.5
+    owned: dict[int, list[Box]] = {}
+    for box in components:
+        left, box_top, right, box_bottom = box
+        if (right - left) < cap * 0.25 and (box_bottom - box_top) < cap * 0.25:
+            continue  # a dot or a speck
+        if not top <= (box_top + box_bottom) / 2 <= bottom:
+            continue
+        centre = (left + right) / 2
+        nearest = min(range(len(line)), key=lambda i: abs((line[i].left + line[i].right) / 2 - centre))
+        owned.setdefault(nearest, []).append(box)
+    for index, boxes in owned.items():
+        if line[index].text in _MULTIPART or len(boxes) < 2:
+            continue
+        boxes.sort()
+        for first, second in itertools.pairwise(boxes):
+            if second[0] - first[2] > cap * 0.15:
+                return True
+    return False
+
+
+def _dotted(symbol: Symbol, components: list[Box], cap: float) -> bool:
+    """A dash with a dot above and a dot below is a division sign (its box
+    from Tesseract may or may not include the dots: the bar is found among
+    the blobs, and the dots relative to it)."""
+    centre = (symbol.left + symbol.right) / 2
+    bars = [
+        c
+        for c in components
+        if c[0] <= centre <= c[2] and c[3] - c[1] < cap * 0.25 and c[2] - c[0] >= cap * 0.4
+    ]
+    for bar_left, bar_top, bar_right, bar_bottom in bars:
+        above = below = False
+        for left, top, right, bottom in components:
+            if not bar_left <= (left + right) / 2 <= bar_right or right - left > (bar_right - bar_left) * 0.6:
+                continue
+            if bar_top - cap * 0.6 <= top and bottom <= bar_top:
+                above = True
+            elif bar_bottom <= top and bottom <= bar_bottom + cap * 0.6:
+                below = True
+        if above and below:
+            return True
+    return False
+
+
+def _line_text(line: list[Symbol], geometry: _Line, binary: Image.Image, components: list[Box]) -> str:
     """The line's symbols as text: `^` before a raised small digit run, `÷`
     for a division sign read as `+`, spaces where Tesseract saw gaps."""
     cap = geometry.cap
@@ -311,21 +412,16 @@ def _line_text(line: list[Symbol], geometry: _Line, binary: Image.Image) -> str:
             digits = symbol.text.isdigit() and previous.text.isdigit()
             if gap > cap * (0.6 if digits else 0.3):
                 out.append(" ")
-        raised = (
-            symbol.text.isdigit()
-            # An exponent has a base: a digit, a letter or a closing bracket.
-            and previous is not None
-            and (previous.text.isalnum() or previous.text == ")")
-            and symbol.bottom < geometry.baseline((symbol.left + symbol.right) / 2) - cap * 0.25
-            and (symbol.bottom - symbol.top) < cap * 0.8
-        )
+        raised = _is_raised(symbol, previous, geometry)
         if raised and not in_exponent:
             out.append("^")
         elif not raised and in_exponent:
             out.append(" ")
         in_exponent = raised
         text = symbol.text
-        if text == "+" and _stem_is_broken(symbol, binary):
+        if (text == "+" and _stem_is_broken(symbol, binary)) or (
+            text == "-" and _dotted(symbol, components, cap)
+        ):
             text = "÷"
         out.append(text)
         previous = symbol
