@@ -46,7 +46,7 @@ def test_a_local_answer_is_stored_and_billed_at_the_local_fee(alice, settings) -
     job = _run(_job_showing(alice, "2x + 3 = 11"))
     assert job.status == Job.Status.SUCCEEDED
     assert job.model == "local"
-    assert job.result["final_answer"] == "x = 4"
+    assert job.result is not None and job.result["final_answer"] == "x = 4"
     usage = UsageRecord.objects.get(job=job)
     assert (usage.model, usage.input_tokens, usage.cached_tokens, usage.output_tokens) == ("local", 0, 0, 0)
     assert usage.request_fee_micros == usage.cost_micros == 20_000
