@@ -70,8 +70,11 @@ class LocalProvider:
         # another: a reading that is not trusted, or not understood, is
         # tried again at other scales. Only a trusted reading is solved.
         for cap_height in (ocr.TARGET_CAP_HEIGHT, *ocr.RETRY_CAP_HEIGHTS):
+            reading = ocr.read(image, cap_height=cap_height)
+            if first and not reading.text.strip():
+                break  # no text at all: other scales will not find any
             try:
-                return self._solve_reading(ocr.read(image, cap_height=cap_height))
+                return self._solve_reading(reading)
             except ProviderError as exc:
                 if exc.code == TIMED_OUT:
                     raise
@@ -90,7 +93,8 @@ class LocalProvider:
             raise ProviderError(
                 UNREADABLE,
                 f"The text could not be read with confidence (read: {read!r}, "
-                f"confidence {reading.mean_confidence:.0f}{', stray ink' if reading.suspect else ''}).",
+                f"confidence {reading.mean_confidence:.0f}"
+                f"{'; the ink does not match the text' if reading.suspect else ''}).",
                 retryable=False,
             )
         try:
