@@ -374,7 +374,7 @@ OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4o-mini")
 OPENAI_ALLOWED_MODELS = env_list("OPENAI_ALLOWED_MODELS", "gpt-4o-mini,gpt-4o,gpt-4.1-mini,gpt-4.1")
 
 # --- Solver -------------------------------------------------------------------------
-# Who answers a job (docs/jobs.md, "Solvers"): `openai` (the model), `local`
+# Who answers a job (README "Solvers", docs/jobs.md): `openai` (the model), `local`
 # (OCR + SymPy on this machine, printed maths only, on the `local` queue),
 # `auto` (local first, the model for what local cannot answer) or `mock`
 # (fixed latency, tests and benchmarks). Default: openai with a key, else local.
@@ -389,7 +389,7 @@ if SOLVER in ("openai", "auto") and not OPENAI_API_KEY:
 # answers `unreadable_image` instead of solving what it may have misread.
 LOCAL_SOLVER_MIN_CONFIDENCE = env_int("LOCAL_SOLVER_MIN_CONFIDENCE", 80)
 # Parsing and SymPy are stopped after this many seconds (job: `solve_timeout`);
-# the local task's hard Celery limit, a few seconds later, kills the process.
+# the local task's Celery limits, 20 and 30 s later, cover the OCR.
 LOCAL_SOLVER_TIMEOUT_S = env_int("LOCAL_SOLVER_TIMEOUT_S", 10)
 
 # --- Pricing ----------------------------------------------------------------------------
