@@ -141,6 +141,7 @@ def test_a_solve_that_runs_too_long_is_stopped(settings, monkeypatch) -> None:
     error = _failure(image)
     assert error.code == "solve_timeout"
     assert "2x + 3 = 11" in error.message
-    assert time.monotonic() - started < 5
+    # Stopped after the limit, with room for the OCR on a busy machine.
+    assert time.monotonic() - started < 30
     # The solver itself is untouched for the next job.
     assert local_solver.solve is not endless
