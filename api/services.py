@@ -38,6 +38,8 @@ from config.problems import Problem
 logger = logging.getLogger(__name__)
 
 SOLVE_TASK_NAME = "workers.tasks.solve.solve_job_task"
+# SOLVER=local or auto: the local solver's task, on its own CPU-bound queue.
+LOCAL_TASK_NAME = "workers.tasks.local.solve_local_task"
 
 
 @dataclass(frozen=True)
@@ -48,14 +50,17 @@ class Submission:
     replayed: bool
 
 
-def job_publish(*, job_id: UUID | str, request_id: str = "") -> None:
-    """Hand the job to the solve queue once the current transaction commits
-    (a worker must never look for a row that is not there yet). A failed
-    publish (the broker is down) is logged, not raised: the row is
-    committed, so the job is accepted; it stays queued with its published_at
-    moved back, and the requeue sweep's next run (every minute) publishes it
-    again. The task carries the submission's request ID, so its logs name it
-    however often the job is published."""
+def job_publish(*, job_id: UUID | str, request_id: str = "", task_name: str | None = None) -> None:
+    """Hand the job to its queue once the current transaction commits
+    (a worker must never look for a row that is not there yet): the local
+    queue with SOLVER=local or auto, else the solve queue. A failed publish
+    (the broker is down) is logged, not raised: the row is committed, so the
+    job is accepted; it stays queued with its published_at moved back, and
+    the requeue sweep's next run (every minute) publishes it again. The task
+    carries the submission's request ID, so its logs name it however often
+    the job is published."""
+    if task_name is None:
+        task_name = LOCAL_TASK_NAME if settings.SOLVER in ("local", "auto") else SOLVE_TASK_NAME
 
     def _send() -> None:
         # By name, so the domain app never imports task modules.
@@ -63,7 +68,7 @@ def job_publish(*, job_id: UUID | str, request_id: str = "") -> None:
 
         headers = {"request_id": request_id} if request_id else None
         try:
-            app.send_task(SOLVE_TASK_NAME, args=[str(job_id)], headers=headers)
+            app.send_task(task_name, args=[str(job_id)], headers=headers)
         except (kombu.exceptions.OperationalError, redis.RedisError, OSError) as exc:
             logger.warning(
                 "could not publish job %s (%s: %s); the requeue sweep will", job_id, type(exc).__name__, exc
@@ -291,6 +296,8 @@ def job_mark_succeeded(
     with transaction.atomic():
         updated = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker_task_id=task_id).update(
             status=Job.Status.SUCCEEDED,
+            # Who answered: the model's name, or "local".
+            model=model,
             result=result,
             error_code="",
             error_message="",
@@ -361,6 +368,27 @@ def job_mark_retrying(
             updated_at=timezone.now(),
         )
     )
+
+
+def job_hand_off_to_model(*, job_id: UUID | str, task_id: str) -> bool:
+    """SOLVER=auto: the local solver could not answer; give the job back to
+    the queue for the model (the solve queue). The local attempt is not
+    counted against JOB_MAX_ATTEMPTS, which caps calls to the model. False:
+    the run lost its claim (canceled, or taken over) and nothing is sent."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker_task_id=task_id).update(
+            status=Job.Status.QUEUED,
+            attempts=F("attempts") - 1,
+            worker_task_id="",
+            deadline_at=None,
+            published_at=now,
+            updated_at=now,
+        )
+        if updated:
+            request_id = Job.objects.values_list("request_id", flat=True).get(pk=job_id)
+            job_publish(job_id=job_id, request_id=request_id, task_name=SOLVE_TASK_NAME)
+    return bool(updated)
 
 
 def job_cancel(*, job: Job) -> Job:

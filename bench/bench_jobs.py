@@ -1,6 +1,6 @@
 """The job pipeline over real processes: `bin/web` (gunicorn) and `bin/worker`
-(Celery, threads pool) started for the run, the mock provider (no
-OPENAI_API_KEY) with MOCK_PROVIDER_LATENCY_MS at 0 and at 1000 ms, and a
+(Celery, threads pool) started for the run, the mock provider
+(SOLVER=mock) with MOCK_PROVIDER_LATENCY_MS at 0 and at 1000 ms, and a
 bounded load from a pool of httpx clients on loopback. Measures:
 
 - POST /api/v1/solve (a small PNG, multipart): latency and throughput, with
@@ -142,6 +142,8 @@ def _environment(url: str, redis_url: str, cache_url: str, tmp: Path) -> dict[st
         "REDIS_URL": redis_url,
         "REDIS_CACHE_URL": cache_url,
         "OPENAI_API_KEY": "",
+        # The fixed-latency mock: this bench measures the pipeline, not a solver.
+        "SOLVER": "mock",
         "SPACES_BUCKET_NAME": "",
         "MEDIA_ROOT": str(tmp / "media"),
         "STATIC_ROOT": str(tmp / "static"),

@@ -1,5 +1,6 @@
 """Run every benchmark (`bench/bench_*.py`, each with a `run(report)`) and
-write bench/report.md. `make bench`.
+write bench/report.md. `make bench`; `python bench/run.py bench_local_solver`
+runs (and reports) only the modules named.
 
 Each module runs in its own process, so each may point Django at the
 database it needs before setting it up."""
@@ -59,8 +60,8 @@ def _machine() -> list[str]:
     ]
 
 
-def main() -> int:
-    modules = sorted(p.stem for p in BENCH_DIR.glob("bench_*.py"))
+def main(only: list[str]) -> int:
+    modules = sorted(p.stem for p in BENCH_DIR.glob("bench_*.py") if not only or p.stem in only)
     sections: list[str] = []
     failed = False
     for name in modules:
@@ -105,4 +106,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--one":
         _run_one(sys.argv[2], Path(sys.argv[3]))
     else:
-        sys.exit(main())
+        sys.exit(main(sys.argv[1:]))

@@ -26,7 +26,15 @@ class Cost:
     total_micros: int
 
 
+# Answers of the local solver (workers/providers/local): a fee of their own,
+# no tokens.
+LOCAL_MODEL = "local"
+_NO_TOKEN_PRICE = ModelPrice(input=Decimal(0), cached_input=Decimal(0), output=Decimal(0))
+
+
 def price_for(model: str) -> ModelPrice:
+    if model == LOCAL_MODEL:
+        return _NO_TOKEN_PRICE
     try:
         row = settings.MODEL_PRICES[model]
     except KeyError:
@@ -40,8 +48,9 @@ def price_for(model: str) -> ModelPrice:
     )
 
 
-def request_fee_micros() -> int:
-    return int(settings.COST_PER_REQUEST_CENTS) * MICROS_PER_CENT
+def request_fee_micros(model: str = "") -> int:
+    cents = settings.LOCAL_COST_PER_REQUEST_CENTS if model == LOCAL_MODEL else settings.COST_PER_REQUEST_CENTS
+    return int(cents) * MICROS_PER_CENT
 
 
 def job_cost(*, model: str, input_tokens: int, cached_tokens: int, output_tokens: int) -> Cost:
@@ -52,7 +61,7 @@ def job_cost(*, model: str, input_tokens: int, cached_tokens: int, output_tokens
     tokens_micros = (
         (input_tokens - cached) * price.input + cached * price.cached_input + output_tokens * price.output
     )
-    fee = request_fee_micros()
+    fee = request_fee_micros(model)
     total = fee + int(tokens_micros.quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return Cost(request_fee_micros=fee, price=price, total_micros=total)
 

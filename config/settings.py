@@ -351,6 +351,7 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 # Everything not listed runs on the default queue, `maintenance` (beat tasks).
 CELERY_TASK_ROUTES = {
     "workers.tasks.solve.solve_job_task": {"queue": "solve"},
+    "workers.tasks.local.solve_local_task": {"queue": "local"},
     "workers.tasks.webhooks.deliver_webhook_task": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -389,7 +390,6 @@ LOGGING = {
 }
 
 # --- Model provider -------------------------------------------------------------------
-# With no OPENAI_API_KEY the mock provider answers (offline development).
 
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL") or None
@@ -397,12 +397,33 @@ OPENAI_TIMEOUT_S = env_int("OPENAI_TIMEOUT_S", 60)
 OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4o-mini")
 OPENAI_ALLOWED_MODELS = env_list("OPENAI_ALLOWED_MODELS", "gpt-4o-mini,gpt-4o,gpt-4.1-mini,gpt-4.1")
 
+# --- Solver -------------------------------------------------------------------------
+# Who answers a job (README "Solvers", docs/jobs.md): `openai` (the model), `local`
+# (OCR + SymPy on this machine, printed maths only, on the `local` queue),
+# `auto` (local first, the model for what local cannot answer) or `mock`
+# (fixed latency, tests and benchmarks). Default: openai with a key, else local.
+
+SOLVER_CHOICES = ("openai", "local", "auto", "mock")
+SOLVER = env_str("SOLVER") or ("openai" if OPENAI_API_KEY else "local")
+if SOLVER not in SOLVER_CHOICES:
+    raise ImproperlyConfigured(f"SOLVER must be one of {', '.join(SOLVER_CHOICES)}, not {SOLVER!r}")
+if SOLVER in ("openai", "auto") and not OPENAI_API_KEY:
+    raise ImproperlyConfigured(f"SOLVER={SOLVER} needs OPENAI_API_KEY")
+# OCR confidence (0-100, mean over the symbols) below which the local solver
+# answers `unreadable_image` instead of solving what it may have misread.
+LOCAL_SOLVER_MIN_CONFIDENCE = env_int("LOCAL_SOLVER_MIN_CONFIDENCE", 80)
+# Parsing and SymPy are stopped after this many seconds (job: `solve_timeout`);
+# the local task's Celery limits, 20 and 30 s later, cover the OCR.
+LOCAL_SOLVER_TIMEOUT_S = env_int("LOCAL_SOLVER_TIMEOUT_S", 10)
+
 # --- Pricing ----------------------------------------------------------------------------
 # Cost of a job = per-request fee + tokens at the model's price. Prices are
 # USD per million tokens, as decimal strings; MODEL_PRICES (JSON) replaces the
 # table: {"model": {"input": "0.15", "cached_input": "0.075", "output": "0.60"}}.
 
 COST_PER_REQUEST_CENTS = env_int("COST_PER_REQUEST_CENTS", 1)
+# An answer from the local solver: this fee, no tokens (billing/pricing.py).
+LOCAL_COST_PER_REQUEST_CENTS = env_int("LOCAL_COST_PER_REQUEST_CENTS", 1)
 MODEL_PRICES: dict[str, dict[str, str]] = {
     "gpt-4o-mini": {"input": "0.15", "cached_input": "0.075", "output": "0.60"},
     "gpt-4o": {"input": "2.50", "cached_input": "1.25", "output": "10.00"},
@@ -478,7 +499,7 @@ JOB_REQUEUE_AFTER_S = env_int("JOB_REQUEUE_AFTER_S", 300)
 JOB_RUN_DEADLINE_S = env_int("JOB_RUN_DEADLINE_S", OPENAI_TIMEOUT_S + 60)
 # Input images of finished jobs are deleted after this many days.
 JOB_INPUT_RETENTION_DAYS = env_int("JOB_INPUT_RETENTION_DAYS", 7)
-# The mock provider (no OPENAI_API_KEY) answers after this delay.
+# The mock provider (SOLVER=mock) answers after this delay.
 MOCK_PROVIDER_LATENCY_MS = env_int("MOCK_PROVIDER_LATENCY_MS", 800)
 # Pool of Redis connections for ?wait=N subscriptions (one per waiting request).
 JOB_WAIT_REDIS_MAX_CONNECTIONS = REDIS_MAX_CONNECTIONS

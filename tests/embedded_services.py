@@ -28,6 +28,9 @@ os.environ.setdefault("MEDIA_ROOT", str(_workdir / "media"))
 os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{os.getpid()}")
 os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "1")
 os.environ.setdefault("OPENAI_API_KEY", "")
+# The suite opts in to the mock (fixed latency, no network); tests of the
+# model and of the local solver choose theirs.
+os.environ.setdefault("SOLVER", "mock")
 
 _redis_process = None
 if _owner and not os.environ.get("REDIS_URL"):

@@ -53,6 +53,7 @@ def start_worker(
     *,
     queues: str = "solve,webhooks,maintenance",
     concurrency: int = 4,
+    pool: str = "threads",
     extra_env: dict[str, str] | None = None,
 ) -> WorkerProcess:
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
@@ -73,7 +74,7 @@ def start_worker(
                 "--queues",
                 queues,
                 "--pool",
-                "threads",
+                pool,
                 "--concurrency",
                 str(concurrency),
                 "--hostname",

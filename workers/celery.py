@@ -1,9 +1,10 @@
 """The Celery app: `celery -A workers worker|beat|flower`.
 
-Configured from Django settings (the CELERY_ namespace). Three queues: `solve`
-(calls to the model, I/O-bound), `webhooks` (outbound HTTP) and `maintenance`
-(beat tasks). The request ID of the HTTP request that published a task travels
-in the message headers and is restored in the worker, so its log lines carry it.
+Configured from Django settings (the CELERY_ namespace). Four queues: `solve`
+(calls to the model, I/O-bound), `local` (the local solver, CPU-bound),
+`webhooks` (outbound HTTP) and `maintenance` (beat tasks). The request ID
+of the HTTP request that published a task travels in the message headers and
+is restored in the worker, so its log lines carry it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from workers.schedule import BEAT_SCHEDULE
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-QUEUES = ("solve", "webhooks", "maintenance")
+QUEUES = ("solve", "local", "webhooks", "maintenance")
 
 app = Celery("imagesolve")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -83,3 +83,35 @@ def test_without_redis_url_the_embedded_server_socket_is_used(tmp_path) -> None:
 def test_env_bool_accepts_the_usual_spellings(monkeypatch, raw: str, expected: bool) -> None:
     monkeypatch.setenv("SOME_FLAG", raw)
     assert env_bool("SOME_FLAG") is expected
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"OPENAI_API_KEY": "", "SOLVER": ""}, "local"),
+        ({"OPENAI_API_KEY": "sk-x", "SOLVER": ""}, "openai"),
+        ({"OPENAI_API_KEY": "sk-x", "SOLVER": "auto"}, "auto"),
+        ({"OPENAI_API_KEY": "sk-x", "SOLVER": "local"}, "local"),
+        ({"OPENAI_API_KEY": "", "SOLVER": "mock"}, "mock"),
+    ],
+)
+def test_solver_defaults_to_the_model_with_a_key_and_to_local_without(
+    env: dict[str, str], expected: str
+) -> None:
+    result = _settings({"DJANGO_DEBUG": "1", **env}, "s.SOLVER")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SOLVER": "gpt"}, "SOLVER must be one of openai, local, auto, mock, not 'gpt'"),
+        ({"SOLVER": "auto", "OPENAI_API_KEY": ""}, "SOLVER=auto needs OPENAI_API_KEY"),
+        ({"SOLVER": "openai", "OPENAI_API_KEY": ""}, "SOLVER=openai needs OPENAI_API_KEY"),
+    ],
+)
+def test_a_solver_that_cannot_work_stops_the_process(env: dict[str, str], message: str) -> None:
+    result = _settings({"DJANGO_DEBUG": "1", **env})
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -243,6 +243,7 @@ def openai_server() -> Iterator[FakeOpenAI]:
 def fake_openai(openai_server: FakeOpenAI, settings: Any) -> FakeOpenAI:
     """The fake server, with this process's settings pointing at it."""
     settings.OPENAI_API_KEY = API_KEY
+    settings.SOLVER = "openai"
     settings.OPENAI_BASE_URL = openai_server.base_url
     settings.OPENAI_TIMEOUT_S = 5
     return openai_server
@@ -250,4 +251,10 @@ def fake_openai(openai_server: FakeOpenAI, settings: Any) -> FakeOpenAI:
 
 def worker_env(fake: FakeOpenAI, **extra: str) -> dict[str, str]:
     """Environment for a worker process that talks to the fake server."""
-    return {"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": fake.base_url, "OPENAI_TIMEOUT_S": "10", **extra}
+    return {
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_TIMEOUT_S": "10",
+        "SOLVER": "openai",
+        **extra,
+    }

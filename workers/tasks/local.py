@@ -1,0 +1,88 @@
+"""The local solver's task (queue `local`, a process pool sized to the
+cores: OCR and SymPy burn CPU, and must not starve the solve queue's threads,
+which wait on the model).
+
+SOLVER=local: the local answer, or the job fails (`unreadable_image`,
+`unsupported_problem`, `solve_timeout`). SOLVER=auto: what the local solver
+cannot answer is handed to the solve queue, where the model answers it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from api.services import job_hand_off_to_model, job_mark_failed, job_mark_running, job_mark_succeeded
+from workers.providers import ProviderError, answer_result
+from workers.providers.local import TIMED_OUT, LocalProvider
+
+# The job's image and fields as the solve task reads them.
+from workers.tasks.solve import _solve_request as solve_request
+
+logger = logging.getLogger(__name__)
+
+# Parsing and SymPy stop themselves after LOCAL_SOLVER_TIMEOUT_S (a signal in
+# the pool process); these limits catch the rest (OCR of a pathological
+# image). The hard one kills the pool process: the job's deadline brings it
+# back (see jobs_recover_expired).
+SOFT_TIME_LIMIT_S = settings.LOCAL_SOLVER_TIMEOUT_S + 20
+HARD_TIME_LIMIT_S = SOFT_TIME_LIMIT_S + 10
+
+
+@shared_task(
+    bind=True,
+    name="workers.tasks.local.solve_local_task",
+    ignore_result=True,
+    soft_time_limit=SOFT_TIME_LIMIT_S,
+    time_limit=HARD_TIME_LIMIT_S,
+)
+def solve_local_task(self: Any, job_id: str) -> None:
+    task_id: str = self.request.id
+    job = job_mark_running(job_id=job_id, task_id=task_id)
+    if job is None:
+        logger.info("job %s is not ours to run; skipped", job_id)
+        return
+    try:
+        answer = LocalProvider().solve(solve_request(job))
+    except SoftTimeLimitExceeded:
+        _cannot_answer(
+            job_id=job_id,
+            task_id=task_id,
+            error=ProviderError(TIMED_OUT, "Solving took too long and was stopped.", retryable=False),
+        )
+        return
+    except ProviderError as exc:
+        _cannot_answer(job_id=job_id, task_id=task_id, error=exc)
+        return
+    except Exception:
+        logger.exception("job %s failed with an unexpected error", job_id)
+        job_mark_failed(
+            job_id=job_id,
+            task_id=task_id,
+            code="internal_error",
+            message="The job failed because of an internal error.",
+        )
+        raise
+    if not job_mark_succeeded(
+        job_id=job_id,
+        task_id=task_id,
+        result=answer_result(answer.text),
+        model=answer.model,
+        input_tokens=0,
+        cached_tokens=0,
+        output_tokens=0,
+    ):
+        logger.info("job %s was canceled or taken over while running; answer discarded", job_id)
+
+
+def _cannot_answer(*, job_id: str, task_id: str, error: ProviderError) -> None:
+    # `input_missing` would fail the model's attempt too.
+    if settings.SOLVER == "auto" and error.code != "input_missing":
+        logger.info("job %s: local solver did not answer (%s); handed to the model", job_id, error.code)
+        job_hand_off_to_model(job_id=job_id, task_id=task_id)
+        return
+    logger.info("job %s failed: %s (%s)", job_id, error.code, error.message)
+    job_mark_failed(job_id=job_id, task_id=task_id, code=error.code, message=error.message)
