@@ -41,7 +41,7 @@ def test_it_sends_a_verification_email_with_an_absolute_link(client, invite):
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["carol@example.com"]
-    assert "http://testserver/api/v1/accounts/verify-email?token=" in message.body
+    assert "http://testserver/dashboard/verify-email?token=" in message.body
 
 
 def test_the_link_uses_frontend_url_when_set(client, invite, settings):
@@ -49,7 +49,7 @@ def test_the_link_uses_frontend_url_when_set(client, invite, settings):
 
     _register(client)
 
-    assert "https://app.example.com/api/v1/accounts/verify-email?token=" in mail.outbox[0].body
+    assert "https://app.example.com/dashboard/verify-email?token=" in mail.outbox[0].body
 
 
 def test_it_accepts_the_invite_code_in_any_case(client, invite):
