@@ -59,8 +59,10 @@ def throttle_wait(request: HttpRequest, *throttles: BaseThrottle) -> int | None:
     """Apply the API's throttles (same scopes and counters) to a page's POST.
     Seconds to wait when one refuses; None when all allow."""
     api_request = Request(request, parsers=[FormParser(), MultiPartParser()])
-    # No authenticators: the session already said who this is.
+    # The session already said who this is. Both set, or DRF would run its
+    # (empty) authentication and write AnonymousUser back onto `request`.
     api_request.user = request.user
+    api_request.auth = None
     waits = [throttle.wait() or 1.0 for throttle in throttles if not throttle.allow_request(api_request, None)]
     return math.ceil(max(waits)) if waits else None
 

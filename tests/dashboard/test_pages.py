@@ -263,3 +263,19 @@ def test_rotating_the_secret_keeps_the_old_one_for_the_overlap(alice_web, alice)
     page = alice_web.get("/dashboard/webhooks").content.decode()
     assert 'id="rotation-overlap"' in page
     assert alice_web.get("/dashboard/webhooks/rotate-secret").status_code == 405
+
+
+def test_a_throttled_submission_is_refused_and_leaves_the_session_alone(alice_web, alice, settings) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "jobs_submit": "1/min"},
+    }
+    first = alice_web.post("/dashboard/try", {"image": upload(image_bytes()), "model": "gpt-4o-mini"})
+    second = alice_web.post("/dashboard/try", {"image": upload(image_bytes()), "model": "gpt-4o-mini"})
+
+    assert first.status_code == 302
+    assert second.status_code == 429
+    page = second.content.decode()
+    assert "Too many attempts" in page
+    assert alice.email in page  # still rendered as logged in
+    assert Job.objects.count() == 1
