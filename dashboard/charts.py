@@ -11,7 +11,7 @@ from billing.pricing import micros_to_usd
 from billing.selectors import CurrentUsage
 
 WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 44, 16, 28  # room for the axis labels
+LEFT, RIGHT, TOP, BOTTOM = 84, 56, 16, 28  # room for the axis labels
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,9 @@ class TokenCreateForm(forms.Form):
 
 
 def _model_choices() -> list[tuple[str, str]]:
-    return [(model, model) for model in dict.fromkeys([settings.OPENAI_MODEL, *settings.OPENAI_ALLOWED_MODELS])]
+    return [
+        (model, model) for model in dict.fromkeys([settings.OPENAI_MODEL, *settings.OPENAI_ALLOWED_MODELS])
+    ]
 
 
 class SolveForm(forms.Form):
@@ -98,9 +100,14 @@ class SolveForm(forms.Form):
     )
     model = forms.ChoiceField(choices=_model_choices)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["prompt"].max_length = settings.JOB_MAX_PROMPT_CHARS
+    def clean_prompt(self) -> str:
+        # The limit of POST /api/v1/solve (JOB_MAX_PROMPT_CHARS), read per request.
+        prompt: str = self.cleaned_data["prompt"]
+        if len(prompt) > settings.JOB_MAX_PROMPT_CHARS:
+            raise forms.ValidationError(
+                f"Ensure this field has no more than {settings.JOB_MAX_PROMPT_CHARS} characters."
+            )
+        return prompt
 
 
 class WebhookSettingsForm(forms.Form):

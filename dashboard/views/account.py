@@ -104,6 +104,7 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
             "account": account,
             "previous_secret_valid": len(account.signing_secrets()) > 1,
             "deliveries": webhook_deliveries_recent_for_user(user=user),
+            "overlap_hours": settings.WEBHOOK_SECRET_ROTATION_OVERLAP_S // 3600,
         },
     )
 
@@ -118,4 +119,3 @@ def webhook_secret_rotate(request: HttpRequest) -> HttpResponse:
         f"{account.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC; switch your receiver before then.",
     )
     return redirect("dashboard:webhooks")
-

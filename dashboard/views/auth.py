@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.exceptions import APIException
 
 from accounts import services
 from accounts.throttles import (
@@ -22,7 +23,6 @@ from accounts.throttles import (
 from config.problems import Problem
 from dashboard import forms
 from dashboard.views.common import current_user, customer_page, page, throttle_wait, throttled_message
-from rest_framework.exceptions import APIException
 
 
 def _link_base(request: HttpRequest) -> str:
@@ -137,9 +137,13 @@ def _email_form_page(request: HttpRequest, *, template: str, send: str) -> HttpR
             form.add_error(None, throttled_message(wait))
         else:
             if send == "verification":
-                services.verification_email_resend(email=form.cleaned_data["email"], base_url=_link_base(request))
+                services.verification_email_resend(
+                    email=form.cleaned_data["email"], base_url=_link_base(request)
+                )
             else:
-                services.password_reset_request(email=form.cleaned_data["email"], base_url=_link_base(request))
+                services.password_reset_request(
+                    email=form.cleaned_data["email"], base_url=_link_base(request)
+                )
             sent = True
     return page(request, template, {"form": form, "sent": sent})
 
@@ -157,7 +161,8 @@ def password_reset_page(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def password_reset_confirm_page(request: HttpRequest) -> HttpResponse:
     form = forms.PasswordResetConfirmForm(
-        request.POST or None, initial={"uid": request.GET.get("uid", ""), "token": request.GET.get("token", "")}
+        request.POST or None,
+        initial={"uid": request.GET.get("uid", ""), "token": request.GET.get("token", "")},
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -10,18 +10,20 @@ from typing import Any, ParamSpec, TypeVar
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
 
 from accounts.models import User
 from billing.selectors import overdue_period_for_user
 from dashboard.outbox import outbox_enabled
 
 P = ParamSpec("P")
-R = TypeVar("R")
+R = TypeVar("R", bound=HttpResponseBase)
 
 
 def current_user(request: HttpRequest) -> User:
@@ -40,19 +42,19 @@ def page(
     return render(request, template, {**base, **(context or {})}, status=status)
 
 
-def customer_page(view: Callable[P, HttpResponse]) -> Callable[P, HttpResponse]:
+def customer_page(view: Callable[P, R]) -> Callable[P, R]:
     """A page for a logged-in customer. A service's NotFound (another account's
     object, or none at all) is this site's 404 page, as in the API."""
 
     @login_required
     @wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return view(*args, **kwargs)
         except NotFound:
             raise Http404 from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def throttle_wait(request: HttpRequest, *throttles: BaseThrottle) -> int | None:
@@ -63,7 +65,10 @@ def throttle_wait(request: HttpRequest, *throttles: BaseThrottle) -> int | None:
     # (empty) authentication and write AnonymousUser back onto `request`.
     api_request.user = request.user
     api_request.auth = None
-    waits = [throttle.wait() or 1.0 for throttle in throttles if not throttle.allow_request(api_request, None)]
+    view = APIView()
+    waits = [
+        throttle.wait() or 1.0 for throttle in throttles if not throttle.allow_request(api_request, view)
+    ]
     return math.ceil(max(waits)) if waits else None
 
 

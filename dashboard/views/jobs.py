@@ -98,7 +98,7 @@ def job_detail_page(request: HttpRequest, job_id: UUID) -> HttpResponse:
 
 
 @customer_page
-def job_image(request: HttpRequest, job_id: UUID) -> HttpResponse:
+def job_image(request: HttpRequest, job_id: UUID) -> FileResponse:
     """The job's input image, to its owner only (the storage may be private S3)."""
     job = job_get_for_user(user=current_user(request), job_id=job_id)
     if not job.image:

@@ -13,7 +13,9 @@ from dashboard.views.common import page
 def outbox_page(request: HttpRequest) -> HttpResponse:
     if not outbox_enabled():
         raise Http404("The outbox exists in development only.")
-    return page(request, "dashboard/outbox.html", {"emails": outbox_list(), "outbox_dir": settings.EMAIL_OUTBOX_DIR})
+    return page(
+        request, "dashboard/outbox.html", {"emails": outbox_list(), "outbox_dir": settings.EMAIL_OUTBOX_DIR}
+    )
 
 
 def outbox_message_page(request: HttpRequest, message_id: str) -> HttpResponse:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, Page, sync_playwright
 
 from tests.worker_process import WorkerProcess, running_worker
 
@@ -34,23 +35,17 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-try:
-    from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-except ImportError:  # pragma: no cover - requirements-dev installs it
-    sync_playwright = None
-
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = None
-    if sync_playwright is None:
-        reason = "the playwright package is not installed"
-    elif not CHROMIUM.exists():
-        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
-    if reason:
-        here = Path(__file__).parent
-        for item in items:
-            if Path(str(item.fspath)).is_relative_to(here):
-                item.add_marker(pytest.mark.skip(reason=f"browser tests skipped: {reason}"))
+    if CHROMIUM.exists():
+        return
+    reason = (
+        f"browser tests skipped: no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
+    )
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -109,9 +104,16 @@ def _open_context(browser: Browser, live_server: Any, **options: Any) -> tuple[B
         else:
             route.continue_()
 
+    def _console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watched.console_errors.append(message.text)
+
+    def _uncaught(error: Error) -> None:
+        watched.console_errors.append(f"uncaught: {error}")
+
     context.route(re.compile(r".*"), _route)
-    page.on("console", lambda msg: msg.type == "error" and watched.console_errors.append(msg.text))
-    page.on("pageerror", lambda exc: watched.console_errors.append(f"uncaught: {exc}"))
+    page.on("console", _console)
+    page.on("pageerror", _uncaught)
     return context, watched
 
 

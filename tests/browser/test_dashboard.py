@@ -90,7 +90,7 @@ def test_the_whole_journey_from_invite_to_a_revoked_key(
 
     # The maths is typeset by KaTeX, the final answer highlighted, the cost shown.
     job = Job.objects.get(user__email="carol@example.com")
-    assert job.status == "succeeded"
+    assert job.status == "succeeded" and job.result is not None
     expect(page.locator("#answer-text .katex").first).to_be_visible()
     expect(page.locator("#final-answer")).to_contain_text(f"Final answer: {job.result['final_answer']}")
     usage = UsageRecord.objects.get(job=job)
@@ -153,7 +153,9 @@ def test_webhook_settings_round_trip(watched_page, transactional_db) -> None:
     watched_page.assert_clean()
 
 
-def test_an_overdue_account_sees_the_banner_and_cannot_submit(watched_page, transactional_db, tmp_path) -> None:
+def test_an_overdue_account_sees_the_banner_and_cannot_submit(
+    watched_page, transactional_db, tmp_path
+) -> None:
     alice = make_user("alice@example.com")
     make_period(alice, month="2024-01", status=BillingPeriod.Status.OVERDUE, amount_micros=2_500_000)
     page = watched_page.page
@@ -193,7 +195,17 @@ def test_another_accounts_job_answers_404(watched_page, second_page, transaction
     assert bob.request.get(f"/api/v1/jobs/{job.pk}").status == 404
 
 
-@pytest.mark.parametrize("url", ["/dashboard/", "/dashboard/try", "/dashboard/jobs", "/dashboard/billing", "/dashboard/keys", "/dashboard/webhooks"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/dashboard/",
+        "/dashboard/try",
+        "/dashboard/jobs",
+        "/dashboard/billing",
+        "/dashboard/keys",
+        "/dashboard/webhooks",
+    ],
+)
 def test_pages_fit_a_phone_screen(second_page, transactional_db, url) -> None:
     make_user("alice@example.com")
     page = second_page.page

@@ -72,7 +72,8 @@ def test_signup_errors_are_shown_next_to_their_fields(web, invite) -> None:
 
 def test_a_weak_password_is_refused_by_the_same_validators_as_the_api(web, invite) -> None:
     response = web.post(
-        "/dashboard/signup", {"invite_code": "WELCOME123", "email": "carol@example.com", "password": "12345678"}
+        "/dashboard/signup",
+        {"invite_code": "WELCOME123", "email": "carol@example.com", "password": "12345678"},
     )
 
     assert 'id="id_password_error"' in response.content.decode()
@@ -121,11 +122,14 @@ def test_it_logs_in_and_out(web, alice) -> None:
 
 
 def test_login_goes_back_to_next_but_never_off_site(web, alice) -> None:
-    ok = web.post("/dashboard/login?next=/dashboard/keys", {"email": "alice@example.com", "password": PASSWORD})
+    ok = web.post(
+        "/dashboard/login?next=/dashboard/keys", {"email": "alice@example.com", "password": PASSWORD}
+    )
     assert ok.headers["Location"] == "/dashboard/keys"
     web.post("/dashboard/logout")
     evil = web.post(
-        "/dashboard/login", {"email": "alice@example.com", "password": PASSWORD, "next": "https://evil.example/"}
+        "/dashboard/login",
+        {"email": "alice@example.com", "password": PASSWORD, "next": "https://evil.example/"},
     )
     assert evil.headers["Location"] == "/dashboard/"
 
@@ -151,7 +155,9 @@ def test_failed_logins_count_against_the_same_limit_as_the_api(web, alice, clien
     assert refused.status_code == 429
     assert "Too many attempts" in refused.content.decode()
     # The API shares the counter.
-    api = client.post("/api/v1/accounts/login", {"email": "alice@example.com", "password": PASSWORD}, format="json")
+    api = client.post(
+        "/api/v1/accounts/login", {"email": "alice@example.com", "password": PASSWORD}, format="json"
+    )
     assert api.status_code == 429
 
 
@@ -176,7 +182,9 @@ def test_the_password_reset_pages_set_a_new_password(web, alice) -> None:
 def test_a_password_reset_for_an_unknown_email_answers_the_same(web, alice) -> None:
     known = web.post("/dashboard/password/reset", {"email": "alice@example.com"})
     unknown = web.post("/dashboard/password/reset", {"email": "nobody@example.com"})
-    assert known.content.replace(b"alice@example.com", b"") == unknown.content.replace(b"nobody@example.com", b"")
+    assert known.content.replace(b"alice@example.com", b"") == unknown.content.replace(
+        b"nobody@example.com", b""
+    )
     assert [m.to for m in mail.outbox] == [["alice@example.com"]]
 
 

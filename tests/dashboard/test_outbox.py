@@ -23,7 +23,9 @@ def outbox(settings, tmp_path: Path) -> Path:
 
 
 def test_the_backend_writes_one_file_per_message_and_the_page_lists_them(outbox, web, db) -> None:
-    send_mail("First", "Hello http://localhost:8000/dashboard/verify-email?token=abc", None, ["a@example.com"])
+    send_mail(
+        "First", "Hello http://localhost:8000/dashboard/verify-email?token=abc", None, ["a@example.com"]
+    )
     send_mail("Second", "Again", None, ["b@example.com"])
 
     assert len(list(outbox.glob("*.eml"))) == 2
@@ -60,7 +62,11 @@ def test_a_real_worker_puts_the_verification_email_in_the_outbox(transactional_d
     with running_worker(queues="maintenance", concurrency=1, extra_env=env):
         response = APIClient().post(
             "/api/v1/accounts/register",
-            {"email": "carol@example.com", "password": "correct-horse-battery-staple-42", "invite_code": "WELCOME123"},
+            {
+                "email": "carol@example.com",
+                "password": "correct-horse-battery-staple-42",
+                "invite_code": "WELCOME123",
+            },
             format="json",
         )
         assert response.status_code == 201

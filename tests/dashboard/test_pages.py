@@ -35,9 +35,13 @@ def test_every_page_needs_a_login(web, db, url) -> None:
     assert response.headers["Location"].startswith("/dashboard/login?next=")
 
 
-@pytest.mark.parametrize("url", [*PAGES, "/dashboard/login", "/dashboard/signup", "/dashboard/password/reset"])
+@pytest.mark.parametrize(
+    "url", [*PAGES, "/dashboard/login", "/dashboard/signup", "/dashboard/password/reset"]
+)
 def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(alice_web, web, url) -> None:
-    browser = web if url in ("/dashboard/login", "/dashboard/signup", "/dashboard/password/reset") else alice_web
+    browser = (
+        web if url in ("/dashboard/login", "/dashboard/signup", "/dashboard/password/reset") else alice_web
+    )
     response = browser.get(url)
     assert response.status_code == 200
     assert response.headers["Content-Security-Policy"] == POLICY
@@ -112,7 +116,12 @@ def test_try_it_submits_through_the_job_service_and_opens_the_job(alice_web, ali
     job = Job.objects.get(user=alice)
     assert response.status_code == 302
     assert response.headers["Location"] == f"/dashboard/jobs/{job.pk}"
-    assert (job.status, job.prompt, job.model, job.image_format) == ("queued", "Solve it", "gpt-4o-mini", "png")
+    assert (job.status, job.prompt, job.model, job.image_format) == (
+        "queued",
+        "Solve it",
+        "gpt-4o-mini",
+        "png",
+    )
     page = alice_web.get(f"/dashboard/jobs/{job.pk}").content.decode()
     assert f'data-job-url="/api/v1/jobs/{job.pk}"' in page
     image = alice_web.get(f"/dashboard/jobs/{job.pk}/image")
@@ -189,7 +198,7 @@ def test_a_succeeded_job_shows_its_answer_final_answer_and_cost(alice_web, alice
     )
 
     page = alice_web.get(f"/dashboard/jobs/{record.job_id}").content.decode()
-    assert 'id="final-answer"' in page and "Final answer: <span class=\"math\">3</span>" in page
+    assert 'id="final-answer"' in page and 'Final answer: <span class="math">3</span>' in page
     assert "Let $x = 2$.<br>Final answer: 3" in page
     assert f"${record.cost_micros / 1_000_000:.6f} USD" in page
 
@@ -197,8 +206,14 @@ def test_a_succeeded_job_shows_its_answer_final_answer_and_cost(alice_web, alice
 def test_a_delivery_can_be_sent_again_from_its_job(alice_web, alice, bob_web) -> None:
     job = Job.objects.create(user=alice, model="gpt-4o-mini", status=Job.Status.SUCCEEDED)
     delivery = WebhookDelivery.objects.create(
-        webhook_id="msg_1", user=alice, job=job, event_type="job.succeeded", url="https://hooks.example.com/x",
-        body="{}", status=WebhookDelivery.Status.FAILED, attempt_count=3,
+        webhook_id="msg_1",
+        user=alice,
+        job=job,
+        event_type="job.succeeded",
+        url="https://hooks.example.com/x",
+        body="{}",
+        status=WebhookDelivery.Status.FAILED,
+        attempt_count=3,
     )
     assert "hooks.example.com" in alice_web.get(f"/dashboard/jobs/{job.pk}").content.decode()
 
@@ -239,7 +254,10 @@ def test_webhook_settings_round_trip(alice_web, alice) -> None:
     )
     assert response.status_code == 302
     account = WebhookAccount.objects.get(user=alice)
-    assert (account.default_url, account.default_events) == ("https://hooks.example.com/in", ["completed", "started"])
+    assert (account.default_url, account.default_events) == (
+        "https://hooks.example.com/in",
+        ["completed", "started"],
+    )
     page = alice_web.get("/dashboard/webhooks").content.decode()
     assert 'value="https://hooks.example.com/in"' in page
     assert account.secret in page  # behind the "reveal" disclosure
@@ -268,7 +286,10 @@ def test_rotating_the_secret_keeps_the_old_one_for_the_overlap(alice_web, alice)
 def test_a_throttled_submission_is_refused_and_leaves_the_session_alone(alice_web, alice, settings) -> None:
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "jobs_submit": "1/min"},
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "jobs_submit": "1/min",
+        },
     }
     first = alice_web.post("/dashboard/try", {"image": upload(image_bytes()), "model": "gpt-4o-mini"})
     second = alice_web.post("/dashboard/try", {"image": upload(image_bytes()), "model": "gpt-4o-mini"})
