@@ -214,3 +214,18 @@ def test_pages_fit_a_phone_screen(second_page, transactional_db, url) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{url} is {overflow}px wider than the screen"
     second_page.assert_clean()
+
+
+def test_the_api_docs_and_the_dashboard_link_to_each_other(watched_page, transactional_db) -> None:
+    make_user("alice@example.com")
+    page = watched_page.page
+    _log_in(page, "alice@example.com")
+
+    _nav(page, "API docs")
+    expect(page).to_have_url(re.compile(r"/api/docs/$"))
+    # Swagger UI opens description links in a new tab: follow the address.
+    link = page.get_by_role("link", name="dashboard", exact=True)
+    expect(link).to_have_attribute("href", "/dashboard/")
+    page.goto("/dashboard/")
+    expect(page.get_by_role("heading", name="Welcome back")).to_be_visible()
+    assert watched_page.foreign_requests == []
