@@ -8,10 +8,15 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.password_validation import password_validators_help_text_html
+from django.utils.functional import lazy
 from rest_framework.exceptions import APIException, ValidationError
 
 from api.webhooks.services import WEBHOOK_EVENTS
 from config.problems import Problem
+
+# The rules of AUTH_PASSWORD_VALIDATORS, worded by the validators themselves.
+_PASSWORD_RULES = lazy(password_validators_help_text_html, str)()
 
 
 def errors_to_form(form: forms.Form, exc: APIException) -> None:
@@ -51,7 +56,7 @@ class SignupForm(forms.Form):
         max_length=128,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 8 characters, not only digits, not a common password.",
+        help_text=_PASSWORD_RULES,
     )
 
 
@@ -64,7 +69,10 @@ class PasswordChangeForm(forms.Form):
         max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
     new_password = forms.CharField(
-        max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_PASSWORD_RULES,
     )
 
 
@@ -72,7 +80,10 @@ class PasswordResetConfirmForm(forms.Form):
     uid = forms.CharField(max_length=64, widget=forms.HiddenInput)
     token = forms.CharField(max_length=128, widget=forms.HiddenInput)
     new_password = forms.CharField(
-        max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_PASSWORD_RULES,
     )
 
 

@@ -12,12 +12,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import NotFound
 
 from accounts import services as account_services
+from accounts.authentication import authenticated_user
 from accounts.selectors import token_list_for_user
 from api.webhooks import services as webhook_services
 from api.webhooks.selectors import webhook_deliveries_recent_for_user
 from billing.selectors import billing_summary_for_user, period_list_for_user
 from dashboard import charts, forms
-from dashboard.views.common import current_user, customer_page, page
+from dashboard.views.common import customer_page, page
 
 # --- API keys ----------------------------------------------------------------
 
@@ -27,7 +28,7 @@ from dashboard.views.common import current_user, customer_page, page
 def keys_page(request: HttpRequest) -> HttpResponse:
     """POST creates a key and shows its secret in this one response: it is
     not stored, so it can never be shown again."""
-    user = current_user(request)
+    user = authenticated_user(request)
     form = forms.TokenCreateForm(request.POST or None)
     created = secret = None
     if request.method == "POST" and form.is_valid():
@@ -44,7 +45,7 @@ def keys_page(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def key_revoke_page(request: HttpRequest, token_id: int) -> HttpResponse:
     """GET asks for confirmation, POST revokes."""
-    user = current_user(request)
+    user = authenticated_user(request)
     token = token_list_for_user(user=user).filter(pk=token_id).first()
     if token is None:
         raise NotFound("No such token.")
@@ -60,7 +61,7 @@ def key_revoke_page(request: HttpRequest, token_id: int) -> HttpResponse:
 
 @customer_page
 def billing_page(request: HttpRequest) -> HttpResponse:
-    user = current_user(request)
+    user = authenticated_user(request)
     summary = billing_summary_for_user(user_id=user.pk, now=timezone.now())
     return page(
         request,
@@ -80,7 +81,7 @@ def billing_page(request: HttpRequest) -> HttpResponse:
 @customer_page
 @require_http_methods(["GET", "POST"])
 def webhooks_page(request: HttpRequest) -> HttpResponse:
-    user = current_user(request)
+    user = authenticated_user(request)
     account = webhook_services.webhook_account_get_or_create(user=user)
     initial = {"default_url": account.default_url, "default_events": account.default_events}
     form = forms.WebhookSettingsForm(request.POST or None, initial=initial)
@@ -112,7 +113,7 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
 @customer_page
 @require_POST
 def webhook_secret_rotate(request: HttpRequest) -> HttpResponse:
-    account = webhook_services.webhook_secret_rotate(user=current_user(request))
+    account = webhook_services.webhook_secret_rotate(user=authenticated_user(request))
     messages.success(
         request,
         "A new signing secret is in use. Deliveries are signed with both secrets until "

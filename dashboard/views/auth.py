@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import APIException
 
 from accounts import services
+from accounts.authentication import authenticated_user
 from accounts.throttles import (
     EmailAddressThrottle,
     EmailIPThrottle,
@@ -22,7 +23,7 @@ from accounts.throttles import (
 )
 from config.problems import Problem
 from dashboard import forms
-from dashboard.views.common import current_user, customer_page, page, throttle_wait, throttled_message
+from dashboard.views.common import customer_page, page, throttle_wait, throttled_message
 
 
 def _link_base(request: HttpRequest) -> str:
@@ -181,7 +182,9 @@ def password_change_page(request: HttpRequest) -> HttpResponse:
     form = forms.PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.user_password_change(request=request, user=current_user(request), **form.cleaned_data)
+            services.user_password_change(
+                request=request, user=authenticated_user(request), **form.cleaned_data
+            )
         except APIException as exc:
             forms.errors_to_form(form, exc)
         else:

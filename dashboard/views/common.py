@@ -18,18 +18,11 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from accounts.models import User
 from billing.selectors import overdue_period_for_user
 from dashboard.outbox import outbox_enabled
 
 P = ParamSpec("P")
 R = TypeVar("R", bound=HttpResponseBase)
-
-
-def current_user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # noqa: S101 - behind login_required, AUTH_USER_MODEL
-    return user
 
 
 def page(

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import APIException
 
+from accounts.authentication import authenticated_user
 from api import services
 from api.images import image_too_large_bytes
 from api.models import Job
@@ -25,14 +26,14 @@ from billing.selectors import billing_summary_for_user
 from config.problems import Problem
 from config.request_id import get_request_id
 from dashboard import forms
-from dashboard.views.common import current_user, customer_page, page, throttle_wait, throttled_message
+from dashboard.views.common import customer_page, page, throttle_wait, throttled_message
 
 JOBS_PER_PAGE = 20
 
 
 @customer_page
 def home_page(request: HttpRequest) -> HttpResponse:
-    user = current_user(request)
+    user = authenticated_user(request)
     summary = billing_summary_for_user(user_id=user.pk, now=timezone.now())
     recent = job_list_for_user(user=user)[:5]
     return page(request, "dashboard/home.html", {"summary": summary, "recent_jobs": recent})
@@ -42,7 +43,7 @@ def home_page(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def try_page(request: HttpRequest) -> HttpResponse:
     """Submit through the API's own service; the job's page follows it live."""
-    user = current_user(request)
+    user = authenticated_user(request)
     form = forms.SolveForm(request.POST or None, request.FILES or None)
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -73,7 +74,7 @@ def job_list_page(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in Job.Status.values:
         status = ""
-    jobs = job_list_for_user(user=current_user(request), statuses=[status] if status else None)
+    jobs = job_list_for_user(user=authenticated_user(request), statuses=[status] if status else None)
     paginated = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     return page(
         request,
@@ -84,7 +85,7 @@ def job_list_page(request: HttpRequest) -> HttpResponse:
 
 @customer_page
 def job_detail_page(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    user = current_user(request)
+    user = authenticated_user(request)
     job = job_get_for_user(user=user, job_id=job_id)
     return page(
         request,
@@ -100,7 +101,7 @@ def job_detail_page(request: HttpRequest, job_id: UUID) -> HttpResponse:
 @customer_page
 def job_image(request: HttpRequest, job_id: UUID) -> FileResponse:
     """The job's input image, to its owner only (the storage may be private S3)."""
-    job = job_get_for_user(user=current_user(request), job_id=job_id)
+    job = job_get_for_user(user=authenticated_user(request), job_id=job_id)
     if not job.image:
         raise Http404("The input image was deleted after the retention period.")
     response = FileResponse(job.image.open("rb"), content_type=f"image/{job.image_format or 'png'}")
@@ -111,7 +112,7 @@ def job_image(request: HttpRequest, job_id: UUID) -> FileResponse:
 @customer_page
 @require_POST
 def job_cancel(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    job = job_get_for_user(user=current_user(request), job_id=job_id)
+    job = job_get_for_user(user=authenticated_user(request), job_id=job_id)
     try:
         services.job_cancel(job=job)
         messages.success(request, "The job is canceled.")
@@ -123,7 +124,7 @@ def job_cancel(request: HttpRequest, job_id: UUID) -> HttpResponse:
 @customer_page
 @require_POST
 def delivery_redeliver(request: HttpRequest, delivery_id: UUID) -> HttpResponse:
-    delivery = webhook_delivery_get_for_user(user=current_user(request), delivery_id=delivery_id)
+    delivery = webhook_delivery_get_for_user(user=authenticated_user(request), delivery_id=delivery_id)
     webhook_delivery_redeliver(delivery=delivery)
     messages.success(request, "The event is being sent again.")
     return redirect("dashboard:job-detail", job_id=delivery.job_id)
