@@ -6,12 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format typecheck schema ci bench faults migrate clean help
+.PHONY: run test lint format typecheck schema screenshots ci bench faults migrate clean help
 
 help:
 	@echo "make run    - run web, worker, beat and flower on the embedded defaults (Ctrl-C stops all)"
 	@echo "make test   - run the test suite"
-	@echo "make lint | format | typecheck | schema | bench | faults | ci | clean"
+	@echo "make lint | format | typecheck | schema | screenshots | bench | faults | ci | clean"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -40,6 +40,10 @@ typecheck: $(STAMP)
 # The OpenAPI schema, committed so API changes show in review; CI checks it.
 schema: $(STAMP)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+# The dashboard's main pages, in Chromium (apt-get install chromium), into docs/screenshots/.
+screenshots: $(STAMP)
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/browser/screenshots.py -q -p no:cacheprovider
 
 migrate: $(STAMP)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -60,9 +61,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
-def authenticated_user(request: Request) -> User:
-    """The caller of a view whose permission classes require authentication,
-    typed as the project's User (DRF types it as AbstractBaseUser | AnonymousUser)."""
+def authenticated_user(request: Request | HttpRequest) -> User:
+    """The caller of a view whose permission classes require authentication
+    (or, for a page, behind login_required), typed as the project's User
+    (DRF types it as AbstractBaseUser | AnonymousUser)."""
     user = request.user
     if not isinstance(user, User):
         raise exceptions.NotAuthenticated()

@@ -18,8 +18,10 @@ from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
-VERIFY_EMAIL_PATH = "/api/v1/accounts/verify-email"
-PASSWORD_RESET_CONFIRM_PATH = "/api/v1/accounts/password/reset/confirm"  # noqa: S105 - a path
+# The links open pages of the dashboard; API clients send the same token
+# (and uid) to the endpoints named in the text.
+VERIFY_EMAIL_PATH = "/dashboard/verify-email"
+PASSWORD_RESET_CONFIRM_PATH = "/dashboard/password/reset/confirm"  # noqa: S105 - a path
 
 
 def _send(*, to: str, subject: str, body: str) -> None:
@@ -47,6 +49,7 @@ def send_verification_email(*, user: User, token: str, base_url: str) -> None:
     body = (
         "Welcome to ImageSolve.\n\n"
         f"Confirm your email address by opening this link within {hours} hours:\n\n{link}\n\n"
+        f"(API clients: GET /api/v1/accounts/verify-email?token=<the token in the link>.)\n\n"
         "If you did not create an account, ignore this email.\n"
     )
     _send(to=user.email, subject="Confirm your email address", body=body)
@@ -56,7 +59,8 @@ def send_password_reset_email(*, user: User, uid: str, token: str, base_url: str
     link = f"{base_url}{PASSWORD_RESET_CONFIRM_PATH}?{urlencode({'uid': uid, 'token': token})}"
     body = (
         "Someone asked to reset the password of your ImageSolve account.\n\n"
-        f"To choose a new password, POST uid, token and new_password to:\n\n{link}\n\n"
+        f"To choose a new password, open this link:\n\n{link}\n\n"
+        "(API clients: POST uid, token and new_password to /api/v1/accounts/password/reset/confirm.)\n"
         f"uid: {uid}\ntoken: {token}\n\n"
         "If it was not you, ignore this email; your password stays the same.\n"
     )

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "api.webhooks",
     "billing",
     "workers",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dashboard.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -225,8 +227,10 @@ STORAGES: dict[str, dict[str, Any]] = {
 }
 
 # --- Email ----------------------------------------------------------------------
-# Console in development, SMTP when EMAIL_HOST is set (docker-compose points it
-# at the mail catcher), locmem in tests.
+# SMTP when EMAIL_HOST is set (docker-compose points it at the mail catcher);
+# otherwise, in DEBUG, the development outbox: one file per message under
+# EMAIL_OUTBOX_DIR, which the workers write and the dashboard's /dashboard/outbox
+# page reads (shown only in DEBUG); the console without DEBUG; locmem in tests.
 
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ImageSolve <no-reply@localhost>")
 EMAIL_HOST = env_str("EMAIL_HOST")
@@ -235,14 +239,22 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
-EMAIL_BACKEND = env_str(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend"
-    if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend",
-)
+EMAIL_OUTBOX_DIR = Path(env_str("EMAIL_OUTBOX_DIR", str(BASE_DIR / "var" / "outbox")))
+if EMAIL_HOST:
+    _DEFAULT_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+elif DEBUG:
+    _DEFAULT_EMAIL_BACKEND = "dashboard.outbox.OutboxEmailBackend"
+else:
+    _DEFAULT_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", _DEFAULT_EMAIL_BACKEND)
 # Base for links in emails; empty means "the host of the request".
 FRONTEND_URL = env_str("FRONTEND_URL").rstrip("/")
+
+# --- Dashboard --------------------------------------------------------------------
+# The customer pages under /dashboard/ log in with the session.
+
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:home"
 
 # --- REST framework and OpenAPI --------------------------------------------------
 
@@ -283,7 +295,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Submit an image (and an optional prompt), get a job ID at once, and collect "
         "the answer by polling or through a signed webhook. Errors are RFC 9457 "
-        "application/problem+json."
+        "application/problem+json.\n\n"
+        "API keys, a form to try a request, jobs, billing and webhook settings are in the "
+        "[dashboard](/dashboard/)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

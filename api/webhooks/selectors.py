@@ -27,3 +27,8 @@ def webhook_delivery_get_for_user(*, user: User, delivery_id: UUID) -> WebhookDe
     if delivery is None:
         raise NotFound("No such webhook delivery.")
     return delivery
+
+
+def webhook_deliveries_recent_for_user(*, user: User, limit: int = 20) -> QuerySet[WebhookDelivery]:
+    """The user's latest deliveries, newest first."""
+    return WebhookDelivery.objects.filter(user=user).order_by("-created_at", "-id")[:limit]

@@ -141,7 +141,7 @@ def test_a_real_worker_sends_the_reset_email(transactional_db, alice, tmp_path: 
     [message] = _written(tmp_path)
     assert "To: alice@example.com" in message
     assert "Subject: Reset your password" in message
-    assert "/api/v1/accounts/password/reset/confirm?uid=" in message
+    assert "/dashboard/password/reset/confirm?uid=" in message
 
 
 def _written(directory: Path) -> list[str]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import mail
@@ -41,7 +42,7 @@ def test_it_sends_a_verification_email_with_an_absolute_link(client, invite):
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["carol@example.com"]
-    assert "http://testserver/api/v1/accounts/verify-email?token=" in message.body
+    assert "http://testserver/dashboard/verify-email?token=" in message.body
 
 
 def test_the_link_uses_frontend_url_when_set(client, invite, settings):
@@ -49,7 +50,7 @@ def test_the_link_uses_frontend_url_when_set(client, invite, settings):
 
     _register(client)
 
-    assert "https://app.example.com/api/v1/accounts/verify-email?token=" in mail.outbox[0].body
+    assert "https://app.example.com/dashboard/verify-email?token=" in mail.outbox[0].body
 
 
 def test_it_accepts_the_invite_code_in_any_case(client, invite):
@@ -129,7 +130,11 @@ def test_it_is_throttled_per_ip(client, invite, monkeypatch):
 def test_the_emailed_link_verifies_the_new_account(client, invite):
     _register(client)
 
-    response = client.get(link_from_last_email("carol@example.com"))
+    # The link opens the dashboard's page; the API verifies the same token.
+    link = link_from_last_email("carol@example.com")
+    assert link.startswith("/dashboard/verify-email?token=")
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    response = client.get("/api/v1/accounts/verify-email", {"token": token})
 
     assert response.status_code == 200
     assert User.objects.get(email="carol@example.com").is_verified
