@@ -296,7 +296,11 @@ PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600)
 # --- Celery -------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
-CELERY_BROKER_URL = _celery_broker_url(REDIS_URL)
+# Redis by default (the embedded one without REDIS_URL); RabbitMQ in
+# production with CELERY_BROKER_URL=amqp://user:password@host:5672/vhost, where
+# a dead worker's unacknowledged messages come back at once. Redis still holds
+# notifications, throttles and the cache.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or _celery_broker_url(REDIS_URL)
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = env_int("CELERY_RESULT_EXPIRES_SECONDS", 7 * 24 * 3600)
