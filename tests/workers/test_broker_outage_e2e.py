@@ -39,7 +39,9 @@ def _wait_until(predicate, timeout_s: float) -> bool:
     return predicate()
 
 
-def test_a_worker_with_jobs_in_flight_survives_a_redis_restart(transactional_db, alice, tmp_path: Path) -> None:
+def test_a_worker_with_jobs_in_flight_survives_a_redis_restart(
+    transactional_db, alice, tmp_path: Path
+) -> None:
     broker = RedisServer(tmp_path / "redis")
     broker.start()
     fake = start_fake_openai()
@@ -50,7 +52,9 @@ def test_a_worker_with_jobs_in_flight_survives_a_redis_restart(transactional_db,
             before = [make_job(alice) for _ in range(16)]
             _publish(broker.url, before)
             # Jobs in flight: claimed, their calls to the provider under way.
-            assert _wait_until(lambda: Job.objects.filter(status=Job.Status.RUNNING).count() >= 4, 20), worker.log()
+            assert _wait_until(lambda: Job.objects.filter(status=Job.Status.RUNNING).count() >= 4, 20), (
+                worker.log()
+            )
 
             broker.stop()
             time.sleep(OUTAGE_S)
