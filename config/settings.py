@@ -422,9 +422,15 @@ WEBHOOK_RETRY_SCHEDULE_S = [
 ]
 # A Retry-After longer than this is capped (a receiver cannot park a delivery forever).
 WEBHOOK_RETRY_AFTER_MAX_S = env_int("WEBHOOK_RETRY_AFTER_MAX_S", 24 * 3600)
-# A claimed delivery whose attempt has not been recorded after this long (its
-# worker died) is dispatched again. Must exceed WEBHOOK_TOTAL_TIMEOUT_S.
+# A delivery published for an attempt that no worker has started after this
+# long (the message was lost) is dispatched again.
 WEBHOOK_LEASE_S = env_int("WEBHOOK_LEASE_S", 120)
+# An attempt under way holds the delivery this long: its HTTP call ends within
+# WEBHOOK_TOTAL_TIMEOUT_S, so an attempt not recorded by then lost its worker,
+# and the dispatcher (every 5 s) sends it again within about 30 s.
+WEBHOOK_ATTEMPT_LEASE_S = env_int("WEBHOOK_ATTEMPT_LEASE_S", WEBHOOK_TOTAL_TIMEOUT_S + 10)
+if WEBHOOK_ATTEMPT_LEASE_S <= WEBHOOK_TOTAL_TIMEOUT_S:
+    raise ImproperlyConfigured("WEBHOOK_ATTEMPT_LEASE_S must exceed WEBHOOK_TOTAL_TIMEOUT_S")
 WEBHOOK_DISPATCH_BATCH = env_int("WEBHOOK_DISPATCH_BATCH", 500)
 
 # --- Jobs ---------------------------------------------------------------------------------

@@ -128,8 +128,10 @@ def _record(write: Callable[[], bool]) -> bool:
             if time.monotonic() + delay > deadline:
                 raise
             logger.warning("database unavailable while recording an outcome; retrying in %.1fs", delay)
-            # Drop the broken connection; the next query opens a new one.
-            db_connection.close()
+            # Drop the connection if it is broken (as Django does between
+            # requests); the next query opens a new one.
+            if not db_connection.in_atomic_block:
+                db_connection.close_if_unusable_or_obsolete()
             time.sleep(delay)
             delay = min(delay * 2, 8.0)
 
