@@ -309,16 +309,18 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
-# A task is acknowledged after it ran, and given back if its worker died, so a
-# crash never loses a job; tasks guard their own state so a rerun is harmless.
+# A task is acknowledged after it ran, so a message whose worker died comes
+# back: at once on RabbitMQ (the connection closed), after the visibility
+# timeout on Redis. Tasks guard their own state so a rerun is harmless. The
+# threads pool has no child process to lose and enforces no time limits, so
+# neither task_reject_on_worker_lost nor task_time_limit is set: a dead
+# worker's jobs are taken back through their leases (JOB_LEASE_S), a solve is
+# bounded by OPENAI_TIMEOUT_S and JOB_RUN_DEADLINE_S (docs/operations.md).
 CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers an unacknowledged message after the visibility timeout; it
 # must be longer than any task (and any retry countdown) or tasks run twice.
@@ -457,7 +459,7 @@ JOB_RETRY_MAX_DELAY_S = env_int("JOB_RETRY_MAX_DELAY_S", 120)
 JOB_RETRY_AFTER_MAX_S = env_int("JOB_RETRY_AFTER_MAX_S", 3600)
 # A queued job not picked up this long after publishing is published again.
 JOB_REQUEUE_AFTER_S = env_int("JOB_REQUEUE_AFTER_S", 300)
-# A running job past its claim + this is taken back (its worker died). The
+# A running job past its claim + this is taken back (it hangs). The
 # worker's thread pool enforces no Celery time limit: a run is bounded by the
 # model call's own timeout (OPENAI_TIMEOUT_S, see workers/providers), plus
 # room for reading the image and writing the outcome.
