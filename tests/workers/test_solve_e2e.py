@@ -8,6 +8,7 @@ import signal
 import time
 
 import pytest
+from django.conf import settings as django_settings
 
 import tests.fakes.openai_server as fake_api
 from api.models import Job
@@ -123,6 +124,37 @@ def test_a_sigkilled_workers_job_starts_again_within_30_s_and_is_billed_once(
     assert job.attempts == 2
     assert UsageRecord.objects.filter(job=job).count() == 1
     assert len(fake.completions()) == 2
+
+
+@pytest.mark.skipif(
+    not django_settings.CELERY_BROKER_URL.startswith("amqp"),
+    reason="RabbitMQ gives an unacknowledged message back when its consumer dies; "
+    "run with CELERY_BROKER_URL=amqp://... (.ci/run does)",
+)
+def test_on_rabbitmq_a_killed_workers_message_comes_back_at_once(transactional_db, alice_client) -> None:
+    """No lease has to run out: the broker requeues the dead consumer's
+    message, and the same task ID takes its job straight back."""
+    fake = start_fake_openai()
+    try:
+        fake.script(Hang())
+        env = worker_env(fake)
+        first = start_worker(extra_env=env, queues="solve")
+        job_id = alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").json()["id"]
+        assert fake.hanging.wait(30), first.log()
+        task_id = Job.objects.get(pk=job_id).worker_task_id
+        first.kill(signal.SIGKILL)
+        killed_at = time.monotonic()
+        fake.release()
+        with running_worker(extra_env=env, queues="solve") as second:
+            done = _wait_for(job_id, alice_client, seconds=30)
+            finished_after = time.monotonic() - killed_at
+            assert done["status"] == "succeeded", second.log()
+    finally:
+        fake.close()
+    job = Job.objects.get(pk=job_id)
+    assert (job.attempts, job.worker_task_id) == (2, task_id)
+    assert finished_after < 15, finished_after
+    assert UsageRecord.objects.filter(job=job).count() == 1
 
 
 def test_without_a_key_the_mock_provider_solves_jobs_offline(transactional_db, alice_client) -> None:
