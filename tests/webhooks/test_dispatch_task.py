@@ -203,6 +203,7 @@ def test_an_attempt_under_way_holds_the_delivery_only_for_the_short_attempt_leas
 
     def send_and_look(delivery, *, number):
         held = WebhookDelivery.objects.get(pk=delivery.pk).lease_expires_at
+        assert held is not None
         leases_seen.append((held - timezone.now()).total_seconds())
         return real_send(delivery, number=number)
 

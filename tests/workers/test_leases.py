@@ -58,7 +58,8 @@ def test_renewal_extends_only_the_leases_still_held(alice, settings) -> None:
 
     assert renewed == 1
     later = timezone.now() + timedelta(seconds=settings.JOB_LEASE_S - 2)
-    assert Job.objects.get(pk=mine.pk).lease_expires_at > later
+    renewed_until = Job.objects.get(pk=mine.pk).lease_expires_at
+    assert renewed_until is not None and renewed_until > later
     for other in (taken_over, finished):
         assert Job.objects.get(pk=other.pk).lease_expires_at == other.lease_expires_at
 
@@ -91,7 +92,7 @@ def test_a_late_answer_from_a_run_that_lost_its_lease_is_discarded_unbilled(
     from workers.providers import openai_provider
 
     real_solve = openai_provider.OpenAIProvider.solve
-    calls = []
+    calls: list[object] = []
 
     def solve_while_the_lease_runs_out(self, request):
         answer = real_solve(self, request)
@@ -117,10 +118,12 @@ def test_a_late_answer_from_a_run_that_lost_its_lease_is_discarded_unbilled(
 def test_the_worker_renews_a_lease_while_the_run_lasts(transactional_db, alice, settings) -> None:
     settings.JOB_LEASE_RENEW_S = 0.2
     job = _running(alice, task_id="run-1", lease_in_s=1)
+    first_lease = job.lease_expires_at
+    assert first_lease is not None
     with leases.held(job_id=str(job.pk), task_id="run-1"):
         time.sleep(1.0)
         renewed = Job.objects.get(pk=job.pk).lease_expires_at
-    assert renewed > job.lease_expires_at + timedelta(seconds=settings.JOB_LEASE_S - 2)
+    assert renewed is not None and renewed > first_lease + timedelta(seconds=settings.JOB_LEASE_S - 2)
     # Nothing held: the renewing thread stops and renews nothing more.
     time.sleep(0.6)
     assert leases._renewer is None
@@ -133,7 +136,7 @@ def test_an_answer_is_recorded_through_a_database_restart(alice, fake_openai, mo
     """The database drops the connection as the answer is written: the write
     is tried again on a new connection; the model is not called again."""
     real_mark_succeeded = solve.job_mark_succeeded
-    failures = []
+    failures: list[int] = []
 
     def connection_lost_once(**kwargs):
         if not failures:
