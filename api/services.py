@@ -35,6 +35,9 @@ from config.problems import Problem
 logger = logging.getLogger(__name__)
 
 SOLVE_TASK_NAME = "workers.tasks.solve.solve_job_task"
+# A retry's countdown message that has not started its job this long after it
+# was due is taken for lost, and the requeue task publishes the job again.
+RETRY_MESSAGE_GRACE_S = 30
 
 
 @dataclass(frozen=True)
@@ -357,11 +360,13 @@ def job_mark_retrying(
     last error is kept for operators; clients see it only if the job finally
     fails."""
     # The requeue task publishes jobs queued JOB_REQUEUE_AFTER_S after their
-    # published_at: a countdown's message is due at retry_at (and published
-    # again only if it is lost); a scheduled retry is due at retry_at itself.
-    published_at = retry_at
-    if published_by_requeue:
-        published_at -= timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
+    # published_at. A scheduled retry is due at retry_at itself. A countdown's
+    # message is due at retry_at, and published again if it has not started
+    # the job RETRY_MESSAGE_GRACE_S later: it was lost (the broker restarted
+    # while the worker held it, or the broker was down when it was sent).
+    published_at = retry_at - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
+    if not published_by_requeue:
+        published_at += timedelta(seconds=RETRY_MESSAGE_GRACE_S)
     return bool(
         Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker_task_id=task_id).update(
             status=Job.Status.QUEUED,

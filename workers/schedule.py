@@ -36,11 +36,12 @@ BEAT_SCHEDULE["dispatch-due-webhooks"] = {
     "options": {"expire_seconds": 4.0},
 }
 
-# Jobs left queued (lost broker message) are published again.
+# Jobs left queued (lost broker message, a retry that is due) are published
+# again: every 15 s, so a retry lost in a broker restart runs soon after.
 BEAT_SCHEDULE["requeue-stale-jobs"] = {
     "task": "workers.tasks.recovery.requeue_stale_jobs_task",
-    "schedule": 60.0,
-    "options": {"expire_seconds": 50.0},
+    "schedule": 15.0,
+    "options": {"expire_seconds": 12.0},
 }
 # Running jobs whose lease ran out (their worker died) or past their deadline
 # are retried or failed. Often, so a dead worker's jobs start again within

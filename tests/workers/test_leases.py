@@ -180,7 +180,7 @@ def test_a_claim_while_the_database_is_down_is_tried_again_later(alice, monkeypa
 
     countdowns = []
 
-    def fake_retry(*, countdown, exc):
+    def fake_retry(*, countdown, exc, **_):
         countdowns.append(countdown)
         return Retry(exc=exc, when=countdown)
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
-from celery.exceptions import Retry
+from celery.exceptions import Reject, Retry
 from django.conf import settings
 from django.db import DatabaseError
 from django.db import connection as db_connection
@@ -209,9 +209,18 @@ def _retry_later(task: Any, *, job: Job, task_id: str, exc: ProviderError) -> No
     countdown = retry_delay(attempt=job.attempts, retry_after=exc.retry_after)
     retry_at = timezone.now() + timedelta(seconds=countdown)
     logger.warning("job %s attempt %d: %s; retry in %ss", job_id, job.attempts, exc.code, countdown)
-    if _record(
+    if not _record(
         lambda: job_mark_retrying(
             job_id=job_id, task_id=task_id, code=exc.code, message=exc.message, retry_at=retry_at
         )
     ):
-        raise task.retry(countdown=countdown, exc=exc) from exc
+        return
+    try:
+        retry = task.retry(countdown=countdown, exc=exc, throw=False)
+    except Reject:
+        # Celery could not publish the retry (the broker is unreachable). The
+        # job is queued in the database, due at retry_at; the requeue task
+        # publishes it once the broker is back (job_mark_retrying).
+        logger.warning("job %s: the retry could not be published; the requeue task will", job_id)
+        return
+    raise retry from exc
