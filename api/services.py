@@ -465,7 +465,9 @@ def jobs_recover_expired(*, now: datetime | None = None, batch: int = 500) -> tu
     for job_id, attempts, request_id in expired.values_list("pk", "attempts", "request_id")[:batch]:
         if attempts >= settings.JOB_MAX_ATTEMPTS:
             if job_mark_failed(
-                job_id=job_id, code="timeout", message="The job did not finish before its deadline."
+                job_id=job_id,
+                code="timeout",
+                message="The job did not finish: its last run stopped without an answer.",
             ):
                 failed += 1
             continue

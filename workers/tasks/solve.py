@@ -97,9 +97,9 @@ def solve_job_task(self: Any, job_id: str) -> None:
         raise
     except Exception:
         # A bug or a broken dependency (no price for the model, storage):
-        # retrying would call the model again for the same
-        # outcome, and leaving the job running would let recovery do just
-        # that. The job fails now, if this run still holds it.
+        # retrying would call the model again for the same outcome, and
+        # leaving the job running would let recovery do just that. The job
+        # fails now, if this run still holds it.
         logger.exception("job %s failed with an unexpected error", job_id)
         job_mark_failed(
             job_id=job_id,
