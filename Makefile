@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run test lint format typecheck schema screenshots ci bench faults migrate clean help
 
 help:
-	@echo "make run    - run web, worker, beat and flower on the embedded defaults (Ctrl-C stops all)"
+	@echo "make run    - run web, workers, beat and flower on the embedded defaults (restarts what exits; Ctrl-C stops all)"
 	@echo "make test   - run the test suite"
 	@echo "make lint | format | typecheck | schema | screenshots | bench | faults | ci | clean"
 

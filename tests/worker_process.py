@@ -55,12 +55,17 @@ def start_worker(
     concurrency: int = 4,
     pool: str = "threads",
     extra_env: dict[str, str] | None = None,
+    broker_url: str = "",
 ) -> WorkerProcess:
+    """A worker on the suite's broker, or on `broker_url` (a server the test
+    owns)."""
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
     env = os.environ.copy()
     # Join the test database (pytest-django renamed it in this process).
     env["DATABASE_NAME_OVERRIDE"] = str(connection.settings_dict["NAME"])
     env.update(extra_env or {})
+    if broker_url:
+        env["CELERY_BROKER_URL"] = broker_url
     log_path = Path(os.environ["IMAGESOLVE_TEST_WORKDIR"]) / f"worker-{hostname.split('@')[0]}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -95,7 +100,12 @@ def start_worker(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"worker exited with {process.returncode}:\n{worker.log()}")
-        if app.control.ping(destination=[hostname], timeout=0.5):
+        if broker_url:
+            # Not this process's broker: the worker's own word that it consumes.
+            if f"{hostname} ready." in worker.log():
+                return worker
+            time.sleep(0.1)
+        elif app.control.ping(destination=[hostname], timeout=0.5):
             return worker
     worker.kill()
     raise RuntimeError(f"worker not ready within {READY_TIMEOUT_S}s:\n{worker.log()}")

@@ -467,7 +467,9 @@ def webhook_delivery_attempt(
     ).update(
         attempt_count=number,
         schedule_step=F("schedule_step") + 1,
-        lease_expires_at=_lease_until(now),
+        # Short: the attempt ends within WEBHOOK_TOTAL_TIMEOUT_S, so a lease
+        # still unrecorded after this means its worker died.
+        lease_expires_at=now + timedelta(seconds=settings.WEBHOOK_ATTEMPT_LEASE_S),
         updated_at=now,
     )
     if not claimed:

@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _settings(env: dict[str, str], expr: str = "None") -> subprocess.CompletedProcess[str]:
     clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "LOG_", "SECURE_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_", "LOG_", "SECURE_", "CELERY_"))
     }
     clean.update(env)
     code = f"import json, config.settings as s; print(json.dumps({expr}, default=str))"
@@ -77,6 +79,43 @@ def test_without_redis_url_the_embedded_server_socket_is_used(tmp_path) -> None:
         f"unix://{tmp_path}/redis.sock",
         f"redis+socket://{tmp_path}/redis.sock",
     ]
+
+
+def test_celery_broker_url_switches_the_broker_and_leaves_redis_to_the_rest() -> None:
+    result = _settings(
+        {
+            "DJANGO_DEBUG": "1",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "REDIS_CACHE_URL": "",
+            "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/imagesolve",
+        },
+        "[s.CELERY_BROKER_URL, s.REDIS_URL, s.CACHES['default']['LOCATION']]",
+    )
+    assert json.loads(result.stdout) == [
+        "amqp://guest:guest@127.0.0.1:5672/imagesolve",
+        "redis://127.0.0.1:6379/0",
+        "redis://127.0.0.1:6379/0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"JOB_LEASE_S": "8", "JOB_LEASE_RENEW_S": "5"},
+            "JOB_LEASE_S must be at least twice JOB_LEASE_RENEW_S",
+        ),
+        (
+            {"WEBHOOK_ATTEMPT_LEASE_S": "15", "WEBHOOK_TOTAL_TIMEOUT_S": "15"},
+            "WEBHOOK_ATTEMPT_LEASE_S must exceed WEBHOOK_TOTAL_TIMEOUT_S",
+        ),
+    ],
+    ids=["job-lease", "webhook-attempt-lease"],
+)
+def test_it_refuses_a_lease_that_would_run_out_under_a_live_run(env: dict[str, str], message: str) -> None:
+    result = _settings({"DJANGO_DEBUG": "1", **env})
+    assert result.returncode != 0
+    assert message in result.stderr
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), ("Off", False), ("", False)])

@@ -187,3 +187,26 @@ def test_ended_deliveries_are_never_dispatched(alice, receiver) -> None:
         status=WebhookDelivery.Status.FAILED, lease_expires_at=None
     )
     assert dispatch_due_webhooks_task.apply().get() == 0
+
+
+def test_an_attempt_under_way_holds_the_delivery_only_for_the_short_attempt_lease(
+    alice, receiver, settings, monkeypatch
+) -> None:
+    """A worker that dies mid-attempt leaves a lease of WEBHOOK_ATTEMPT_LEASE_S
+    (the HTTP call's bound plus a margin), not WEBHOOK_LEASE_S: the attempt
+    is sent again within seconds, not minutes."""
+    settings.WEBHOOK_LEASE_S = 120
+    settings.WEBHOOK_ATTEMPT_LEASE_S = 25
+    delivery = make_delivery(alice, receiver.url)
+    leases_seen: list[float] = []
+    real_send = services._send_and_judge
+
+    def send_and_look(delivery, *, number):
+        held = WebhookDelivery.objects.get(pk=delivery.pk).lease_expires_at
+        assert held is not None
+        leases_seen.append((held - timezone.now()).total_seconds())
+        return real_send(delivery, number=number)
+
+    monkeypatch.setattr(services, "_send_and_judge", send_and_look)
+    deliver_webhook_task.apply(args=(str(delivery.pk), 1))
+    assert len(leases_seen) == 1 and 20 < leases_seen[0] <= 25

@@ -247,7 +247,7 @@ def test_the_retry_countdown_honours_retry_after(alice, fake_openai, settings, m
     fake_openai.script(RateLimit(retry_after="30"))
     countdowns = []
 
-    def fake_retry(*, countdown, exc):
+    def fake_retry(*, countdown, exc, **_):
         countdowns.append(countdown)
         return Retry(exc=exc, when=countdown)
 
@@ -290,3 +290,34 @@ def test_a_retry_after_beyond_the_longest_wait_fails_the_job(alice, fake_openai,
     job = _run(make_job(alice))
     assert (job.status, job.error_code) == (Job.Status.FAILED, "provider_rate_limited")
     assert len(fake_openai.completions()) == 1
+
+
+def test_a_retry_the_broker_cannot_take_waits_in_the_database(
+    alice, fake_openai, settings, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    """The broker is down when the retry is published: the job stays queued,
+    due at its retry time, and the requeue task publishes it then."""
+    from datetime import timedelta
+
+    from celery.exceptions import Reject
+
+    from workers.tasks.recovery import requeue_stale_jobs_task
+
+    fake_openai.script(RateLimit(retry_after="5"))
+
+    def broker_down(**_):
+        raise Reject(ConnectionError("Error 111 connecting to the broker"), requeue=False)
+
+    monkeypatch.setattr(solve_job_task, "retry", broker_down)
+    job = _run(make_job(alice))
+    assert (job.status, job.error_code) == (Job.Status.QUEUED, "provider_rate_limited")
+    with django_capture_on_commit_callbacks() as published:
+        assert requeue_stale_jobs_task() == 0  # not due yet
+    assert published == []
+    # Past its retry time and the grace left to a countdown message.
+    Job.objects.filter(pk=job.pk).update(
+        published_at=job.published_at - timedelta(seconds=40)  # type: ignore[operator]
+    )
+    with django_capture_on_commit_callbacks() as published:
+        assert requeue_stale_jobs_task() == 1
+    assert len(published) == 1

@@ -16,6 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from api.services import job_hand_off_to_model, job_mark_failed, job_mark_running, job_mark_succeeded
+from workers import leases
 from workers.providers import ProviderError, answer_result
 from workers.providers.local import TIMED_OUT, LocalProvider
 
@@ -26,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 # Parsing and SymPy stop themselves after LOCAL_SOLVER_TIMEOUT_S (a signal in
 # the pool process); these limits catch the rest (OCR of a pathological
-# image). The hard one kills the pool process: the job's deadline brings it
-# back (see jobs_recover_expired).
+# image). The hard one kills the pool process: nothing renews the job's lease
+# any more, and recovery takes it back (see jobs_recover_expired).
 SOFT_TIME_LIMIT_S = settings.LOCAL_SOLVER_TIMEOUT_S + 20
 HARD_TIME_LIMIT_S = SOFT_TIME_LIMIT_S + 10
 
@@ -46,7 +47,10 @@ def solve_local_task(self: Any, job_id: str) -> None:
         logger.info("job %s is not ours to run; skipped", job_id)
         return
     try:
-        answer = LocalProvider().solve(solve_request(job))
+        # The lease is renewed while OCR and SymPy run, so recovery never
+        # takes back a job this live process is still solving.
+        with leases.held(job_id=job_id, task_id=task_id):
+            answer = LocalProvider().solve(solve_request(job))
     except SoftTimeLimitExceeded:
         _cannot_answer(
             job_id=job_id,

@@ -5,21 +5,31 @@ from __future__ import annotations
 
 import logging
 import random
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
-from celery.exceptions import Retry
+from celery.exceptions import Reject, Retry
 from django.conf import settings
+from django.db import DatabaseError
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from api.images import ALLOWED_FORMATS
 from api.models import Job
 from api.services import job_mark_failed, job_mark_retrying, job_mark_running, job_mark_succeeded
+from workers import leases
 from workers.providers import ProviderError, SolveRequest, answer_result, provider_get
 from workers.providers.base import DEFAULT_PROMPT
 
 logger = logging.getLogger(__name__)
+
+# The database unreachable when a run starts: claim again after this long.
+DATABASE_RETRY_S = 5
+# ... or when its outcome is written: retry the write for up to this long.
+DATABASE_RECORD_BUDGET_S = 30
 
 
 def retry_delay(*, attempt: int, retry_after: float | None) -> int:
@@ -61,20 +71,35 @@ def _solve_request(job: Job) -> SolveRequest:
 )
 def solve_job_task(self: Any, job_id: str) -> None:
     task_id: str = self.request.id
-    job = job_mark_running(job_id=job_id, task_id=task_id)
+    try:
+        job = job_mark_running(job_id=job_id, task_id=task_id)
+    except DatabaseError as exc:
+        # The database is unreachable (restarting?): nothing was claimed.
+        # Celery's Django fixup drops the broken connection after the task.
+        logger.warning("job %s: database unavailable, claiming again in %ss", job_id, DATABASE_RETRY_S)
+        raise self.retry(countdown=DATABASE_RETRY_S, exc=exc) from exc
     if job is None:
         # Finished, canceled, or held by another live run: nothing to do.
         logger.info("job %s is not ours to run; skipped", job_id)
         return
     try:
-        _run(self, job=job, task_id=task_id)
+        with leases.held(job_id=job_id, task_id=task_id):
+            _run(self, job=job, task_id=task_id)
     except Retry:
         raise
+    except DatabaseError:
+        # The database went away mid-run and stayed away: the outcome could
+        # not be recorded. The job keeps this run's lease, which nobody
+        # renews any more; the recovery task takes the job back once it runs
+        # out, and whatever this run might still write is refused (every
+        # transition is conditional on its task ID).
+        logger.exception("job %s: database unavailable; left to recovery", job_id)
+        raise
     except Exception:
-        # A bug or a broken dependency (no price for the model, storage,
-        # database): retrying would call the model again for the same
-        # outcome, and leaving the job running would let recovery do just
-        # that. The job fails now, if this run still holds it.
+        # A bug or a broken dependency (no price for the model, storage):
+        # retrying would call the model again for the same outcome, and
+        # leaving the job running would let recovery do just that. The job
+        # fails now, if this run still holds it.
         logger.exception("job %s failed with an unexpected error", job_id)
         job_mark_failed(
             job_id=job_id,
@@ -87,15 +112,41 @@ def solve_job_task(self: Any, job_id: str) -> None:
         raise
 
 
+def _record(write: Callable[[], bool]) -> bool:
+    """Write a run's outcome, riding out a database restart: the answer in
+    hand is worth a few seconds of retries rather than another call to the
+    model. Each try is its own transaction, conditional on the claim, so a
+    commit whose acknowledgement was lost is never applied twice (the retry
+    finds the job finished and changes nothing). Raises the last
+    DatabaseError when the time is up."""
+    deadline = time.monotonic() + DATABASE_RECORD_BUDGET_S
+    delay = 0.5
+    while True:
+        try:
+            return write()
+        except DatabaseError:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("database unavailable while recording an outcome; retrying in %.1fs", delay)
+            # Drop the connection if it is broken (as Django does between
+            # requests); the next query opens a new one.
+            if not db_connection.in_atomic_block:
+                db_connection.close_if_unusable_or_obsolete()
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+
+
 def _run(task: Any, *, job: Job, task_id: str) -> None:
     job_id = str(job.pk)
     if job.attempts > settings.JOB_MAX_ATTEMPTS:
         # Redelivered again and again (a worker dies on it each time).
-        job_mark_failed(
-            job_id=job_id,
-            task_id=task_id,
-            code="attempts_exhausted",
-            message=f"The job was attempted {settings.JOB_MAX_ATTEMPTS} times without an answer.",
+        _record(
+            lambda: job_mark_failed(
+                job_id=job_id,
+                task_id=task_id,
+                code="attempts_exhausted",
+                message=f"The job was attempted {settings.JOB_MAX_ATTEMPTS} times without an answer.",
+            )
         )
         return
     try:
@@ -105,16 +156,19 @@ def _run(task: Any, *, job: Job, task_id: str) -> None:
             _retry_later(task, job=job, task_id=task_id, exc=exc)
             return
         logger.warning("job %s failed: %s (%s)", job_id, exc.code, exc.message)
-        job_mark_failed(job_id=job_id, task_id=task_id, code=exc.code, message=exc.message)
+        code, message = exc.code, exc.message
+        _record(lambda: job_mark_failed(job_id=job_id, task_id=task_id, code=code, message=message))
         return
-    if not job_mark_succeeded(
-        job_id=job_id,
-        task_id=task_id,
-        result=answer_result(answer.text),
-        model=answer.model,
-        input_tokens=answer.input_tokens,
-        cached_tokens=answer.cached_tokens,
-        output_tokens=answer.output_tokens,
+    if not _record(
+        lambda: job_mark_succeeded(
+            job_id=job_id,
+            task_id=task_id,
+            result=answer_result(answer.text),
+            model=answer.model,
+            input_tokens=answer.input_tokens,
+            cached_tokens=answer.cached_tokens,
+            output_tokens=answer.output_tokens,
+        )
     ):
         logger.info("job %s was canceled or taken over while running; answer discarded", job_id)
 
@@ -129,29 +183,44 @@ def _retry_later(task: Any, *, job: Job, task_id: str, exc: ProviderError) -> No
     retry_after = exc.retry_after or 0
     if retry_after > settings.JOB_RETRY_AFTER_MAX_S:
         logger.warning("job %s failed: %s, Retry-After %ss is too long", job_id, exc.code, retry_after)
-        job_mark_failed(
-            job_id=job_id,
-            task_id=task_id,
-            code=exc.code,
-            message=f"{exc.message} It asked to retry after {int(retry_after)} s.",
+        _record(
+            lambda: job_mark_failed(
+                job_id=job_id,
+                task_id=task_id,
+                code=exc.code,
+                message=f"{exc.message} It asked to retry after {int(retry_after)} s.",
+            )
         )
         return
     if retry_after > settings.JOB_RETRY_MAX_DELAY_S:
         retry_at = timezone.now() + timedelta(seconds=retry_after)
         logger.warning("job %s attempt %d: %s; retry at %s", job_id, job.attempts, exc.code, retry_at)
-        job_mark_retrying(
-            job_id=job_id,
-            task_id=task_id,
-            code=exc.code,
-            message=exc.message,
-            retry_at=retry_at,
-            published_by_requeue=True,
+        _record(
+            lambda: job_mark_retrying(
+                job_id=job_id,
+                task_id=task_id,
+                code=exc.code,
+                message=exc.message,
+                retry_at=retry_at,
+                published_by_requeue=True,
+            )
         )
         return
     countdown = retry_delay(attempt=job.attempts, retry_after=exc.retry_after)
     retry_at = timezone.now() + timedelta(seconds=countdown)
     logger.warning("job %s attempt %d: %s; retry in %ss", job_id, job.attempts, exc.code, countdown)
-    if job_mark_retrying(
-        job_id=job_id, task_id=task_id, code=exc.code, message=exc.message, retry_at=retry_at
+    if not _record(
+        lambda: job_mark_retrying(
+            job_id=job_id, task_id=task_id, code=exc.code, message=exc.message, retry_at=retry_at
+        )
     ):
-        raise task.retry(countdown=countdown, exc=exc) from exc
+        return
+    try:
+        retry = task.retry(countdown=countdown, exc=exc, throw=False)
+    except Reject:
+        # Celery could not publish the retry (the broker is unreachable). The
+        # job is queued in the database, due at retry_at; the requeue task
+        # publishes it once the broker is back (job_mark_retrying).
+        logger.warning("job %s: the retry could not be published; the requeue task will", job_id)
+        return
+    raise retry from exc
