@@ -15,7 +15,10 @@ from typing import Any
 from celery import Celery, Task, signals
 from kombu import Exchange, Queue
 
+from workers import broker
 from workers.schedule import BEAT_SCHEDULE
+
+broker.install()
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 

@@ -1,0 +1,61 @@
+"""kombu's Redis transport with one repair: a worker survives its broker
+going away while it has tasks in flight.
+
+When the Redis broker disappears, Celery's consumer (5.7) first
+`collect()`s the broken connection and then `close()`s it again. kombu's
+Redis channel (5.7) starts its close by reading the reply of the BRPOP it
+has outstanding; with the server gone that read raises ConnectionError,
+which aborts the close before the channel is marked closed (kombu swallows
+the error). The collect then detaches the transport from its connection
+(`transport.client = None`), and the second close finds the channel still
+open and tries to give its unacknowledged messages back: a new pool built
+from `self.connection.client.hostname` -> AttributeError. That is not a
+connection error, so Celery calls it unrecoverable and the worker exits
+("Restoring N unacknowledged message(s)", then `'NoneType' object has no
+attribute 'hostname'` in `_connparams`).
+
+The repair, at the channel: a pending BRPOP that died with its connection
+has nothing left to read, and a channel whose connection has already been
+collected has no server to give messages back to. Those messages stay in
+Redis's unacked set and come back after the visibility timeout; the jobs
+they carry are taken back sooner by their leases (see workers/leases.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from queue import Empty
+
+from kombu.transport import TRANSPORT_ALIASES
+from kombu.transport import redis as kombu_redis
+
+logger = logging.getLogger(__name__)
+
+
+class Channel(kombu_redis.Channel):
+    def close(self) -> None:
+        if self._in_poll:  # type: ignore[attr-defined]
+            try:
+                self._brpop_read()  # type: ignore[attr-defined]
+            except (Empty, *self.connection_errors):  # type: ignore[attr-defined]
+                # The BRPOP's connection is gone: nothing more will arrive.
+                pass
+        if not self.closed and self.connection.client is None:
+            logger.warning(
+                "broker connection lost with %d unacknowledged message(s); "
+                "Redis gives them back after the visibility timeout",
+                len(self._qos._delivered or ()) if self._qos is not None else 0,
+            )
+            self.closed = True
+            return
+        super().close()
+
+
+class Transport(kombu_redis.Transport):
+    Channel = Channel
+
+
+def install() -> None:
+    """Make `redis://` and `rediss://` broker URLs use this transport.
+    Called by workers/celery.py before any connection exists."""
+    TRANSPORT_ALIASES["redis"] = TRANSPORT_ALIASES["rediss"] = f"{__name__}:Transport"
