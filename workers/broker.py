@@ -42,9 +42,8 @@ class Channel(kombu_redis.Channel):
                 pass
         if not self.closed and self.connection.client is None:
             logger.warning(
-                "broker connection lost with %d unacknowledged message(s); "
-                "Redis gives them back after the visibility timeout",
-                len(self._qos._delivered or ()) if self._qos is not None else 0,
+                "closed a channel whose broker connection is gone; messages it had not "
+                "acknowledged come back after the visibility timeout"
             )
             self.closed = True
             return

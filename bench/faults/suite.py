@@ -58,6 +58,10 @@ AMQP_KILLS = int(os.environ.get("FAULTS_AMQP_KILLS", "3"))
 REDIS_OUTAGE_S = float(os.environ.get("FAULTS_REDIS_OUTAGE_S", "20"))
 POSTGRES_OUTAGE_S = float(os.environ.get("FAULTS_POSTGRES_OUTAGE_S", "10"))
 RECOVERY_CAP_S = float(os.environ.get("FAULTS_RECOVERY_CAP_S", "90"))
+# A subset, in this order, e.g. FAULTS_SCENARIOS=redis_outage.
+SCENARIOS = os.environ.get(
+    "FAULTS_SCENARIOS", "worker_kills,redis_outage,postgres_restart,rabbitmq_kills"
+).split(",")
 FALLBACK_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/imagesolve_faults"
 # Load before the fault and after it is over, in seconds.
 LEAD_S = 5.0
@@ -249,9 +253,11 @@ class Platform:
             "SPACES_BUCKET_NAME": "",
             "MEDIA_ROOT": str(self.workdir / "media"),
             "STATIC_ROOT": str(self.workdir / "static"),
+            "SOLVER": "mock",
             "MOCK_PROVIDER_LATENCY_MS": str(PROVIDER_MS),
             "THROTTLE_SUBMIT_RATE": "1000000/s",
             "THROTTLE_READ_RATE": "1000000/s",
+            "THROTTLE_ACCOUNT_RATE": "1000000/s",
             "JOB_MAX_IN_FLIGHT": "1000000",
             "LOG_LEVEL": "INFO",
         }
@@ -592,12 +598,7 @@ def run(report: Any) -> None:
             _say(f"database: {platform.database_note}; Redis on port {platform.redis.port}")
             platform.start_all()
             suite = Suite(platform, token, _first_job(platform, token))
-            for scenario in (
-                suite.worker_kills,
-                suite.redis_outage,
-                suite.postgres_restart,
-                suite.rabbitmq_kills,
-            ):
+            for scenario in (getattr(suite, name) for name in SCENARIOS):
                 try:
                     scenario()
                 except Exception as exc:  # reported, and the next scenario still runs

@@ -14,7 +14,7 @@ from api.services import SOLVE_TASK_NAME
 from billing.models import UsageRecord
 from tests.api.helpers import make_job
 from tests.fakes.openai_server import Ok, start_fake_openai, worker_env
-from tests.redis_server import RedisServer
+from tests.private_servers import PrivateRedis
 from tests.worker_process import running_worker
 from workers.celery import app
 
@@ -42,8 +42,7 @@ def _wait_until(predicate, timeout_s: float) -> bool:
 def test_a_worker_with_jobs_in_flight_survives_a_redis_restart(
     transactional_db, alice, tmp_path: Path
 ) -> None:
-    broker = RedisServer(tmp_path / "redis")
-    broker.start()
+    broker = PrivateRedis(tmp_path / "redis", persist=True).start()
     fake = start_fake_openai()
     try:
         fake.script(*[Ok(delay_s=PROVIDER_DELAY_S)] * 100)
