@@ -5,6 +5,7 @@ does not match test_*.py); run by path."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,11 +18,13 @@ from accounts.models import InviteCode
 from api.models import Job
 from api.webhooks.models import WebhookDelivery
 from api.webhooks.services import webhook_settings_update
+from bench.printed_problems import font_paths, render
 from billing.models import BillingPeriod
 from tests.billing.factories import make_period, make_usage
 from tests.browser.test_dashboard import _log_in
 from tests.factories import make_user
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.worker_process import WorkerProcess, running_worker
 
 OUT = Path(os.environ.get("SCREENSHOTS_DIR", Path(__file__).resolve().parents[2] / "docs" / "screenshots"))
 
@@ -35,15 +38,23 @@ def _shot(page: Page, name: str) -> None:
 
 
 def _problem_image(path: Path) -> Path:
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (360, 120), "white")
-    ImageDraw.Draw(image).text((20, 45), "Solve: 3x + 5 = 20", fill="black")
-    image.save(path)
+    font = next((f for f in font_paths() if f.name == "DejaVuSans.ttf"), None)
+    image, _ = render("3x + 5 = 20", font=font, size=34)
+    path.write_bytes(image)
     return path
 
 
-def test_screenshots(watched_page, second_page, solving_worker, tmp_path: Path) -> None:
+@pytest.fixture
+def local_solving_worker(solving_worker) -> Iterator[WorkerProcess]:
+    """The pictures show what `make run` does without a key: the local
+    solver answers the printed equation (a prefork worker on its queue)."""
+    env = {"SOLVER": "local"}
+    with running_worker(queues="local", pool="prefork", concurrency=1, extra_env=env) as worker:
+        yield worker
+
+
+def test_screenshots(watched_page, second_page, local_solving_worker, settings, tmp_path: Path) -> None:
+    settings.SOLVER = "local"
     with WebhookReceiver() as receiver:
         _take_screenshots(watched_page, second_page, receiver, tmp_path)
 
