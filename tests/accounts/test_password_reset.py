@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.core import mail
@@ -129,9 +129,13 @@ def test_a_used_reset_link_does_not_echo_or_log_its_token(client, alice, caplog)
     link, params = _reset_link(client)
     assert client.post(CONFIRM, {**params, "new_password": NEW}, format="json").status_code == 204
     with caplog.at_level("INFO"):
-        response = client.get(link)
+        api_answer = client.get(f"{CONFIRM}?{urlencode(params)}")
+        page = client.get(link)
 
-    body = assert_problem(response, 400, "reset-token-invalid")
+    body = assert_problem(api_answer, 400, "reset-token-invalid")
     assert body["instance"] == CONFIRM
-    assert params["token"].encode() not in response.content
+    assert page.status_code == 200
+    assert b"Ask for a new link" in page.content
+    for response in (api_answer, page):
+        assert params["token"].encode() not in response.content
     assert params["token"] not in caplog.text
