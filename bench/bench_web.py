@@ -1,0 +1,448 @@
+"""The web tier against its floor, in one run: the product's endpoints and a
+minimal DRF project (bench/web_floor: a SHA-256 token lookup, one INSERT, one
+Celery publish; a token lookup and a tiny JSON for the read) served side by
+side by gunicorn with the same settings, driven in turn by wrk on loopback.
+
+For each endpoint: req/s, p50 and p99 (the median of BENCH_WEB_RUNS runs),
+the ratio to its floor, and the SQL queries and Redis round trips of one
+request (counted in-process by bench/web_probe.py). A second server setting
+(bin/web's gthread default) is measured for the sizing in docs/operations.md.
+
+Needs wrk (Debian's package; installed with apt-get when run as root, else
+skipped with the reason) and PostgreSQL: BENCH_WEB_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/imagesolve_bench_web; that database and
+<name>_floor are dropped and re-created on every run. Redis is a
+redis-server of the bench's own on a free port. Throttles and the in-flight
+cap are raised so they do not refuse."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.postgres import recreate_database
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/imagesolve_bench_web"
+DURATION = os.environ.get("BENCH_WEB_DURATION", "8s")
+RUNS = int(os.environ.get("BENCH_WEB_RUNS", "2"))
+CONNECTIONS = int(os.environ.get("BENCH_WEB_CONNECTIONS", "32"))
+READY_TIMEOUT_S = 30.0
+
+# (label, gunicorn arguments): the first is the comparison the issue asks
+# for (4 sync workers for both projects); the second is bin/web's default.
+SERVERS: list[tuple[str, list[str]]] = [
+    ("gunicorn -w 4 (sync)", ["--workers", "4", "--worker-class", "sync"]),
+    (
+        "gunicorn -w 2 gthread --threads 32 (bin/web before this run's sizing)",
+        ["--workers", "2", "--worker-class", "gthread", "--threads", "32"],
+    ),
+]
+
+
+@dataclass
+class Endpoint:
+    name: str
+    method: str
+    product_path: str
+    floor_name: str  # the floor endpoint it is compared with
+    content_type: str = ""
+    body: bytes = b""
+    servers: int = 2  # measured under the first N server settings
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    errors: int
+
+
+def run(report: Any) -> None:
+    report.title = "Web tier against its floor (bench_web)"
+    wrk = _wrk()
+    if wrk is None:
+        return report.skip("wrk is not installed and could not be (apt-get install -y wrk as root)")
+    url = os.environ.get("BENCH_WEB_DATABASE_URL") or DEFAULT_URL
+    floor_url = url.split("?")[0] + "_floor"
+    try:
+        pg_version = recreate_database(url)
+        recreate_database(floor_url)
+    except Exception as exc:  # any connection problem means "no PostgreSQL here"
+        return report.skip(f"PostgreSQL unavailable ({type(exc).__name__}: {exc})")
+    sys.path.insert(0, str(ROOT))
+    from tests.private_servers import PrivateRedis
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "redis").mkdir()
+        redis_server = PrivateRedis(tmp / "redis").start()
+        try:
+            bench = _Bench(wrk=wrk, tmp=tmp, db_url=url, floor_db_url=floor_url, redis_url=redis_server.url)
+            bench.prepare()
+            bench.measure()
+        finally:
+            redis_server.stop()
+    bench.write(report, pg_version=pg_version)
+
+
+def _wrk() -> str | None:
+    found = shutil.which("wrk")
+    if found or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return found
+    print("installing wrk (apt-get install -y wrk)", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, capture_output=True)
+    return shutil.which("wrk")
+
+
+def _png() -> bytes:
+    """A PNG of a short equation, about 1.2 KB."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (300, 80), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((12, 20), "Solve: 3x + 7 = 22", fill="black")
+    draw.text((12, 44), "and x^2 - 5x + 6 = 0", fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _multipart(png: bytes, prompt: str) -> tuple[str, bytes]:
+    boundary = "benchwebboundary7MA4YWxkTrZu0gW"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="prompt"\r\n\r\n'
+            f"{prompt}\r\n"
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="image"; filename="problem.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return f"multipart/form-data; boundary={boundary}", body
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Bench:
+    def __init__(self, *, wrk: str, tmp: Path, db_url: str, floor_db_url: str, redis_url: str) -> None:
+        self.wrk = wrk
+        self.tmp = tmp
+        self.redis_url = redis_url
+        venv_bin = str(Path(sys.executable).parent)
+        common = {"PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
+        self.product_env = {
+            **common,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnop",
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,testserver",
+            "DATABASE_URL": db_url,
+            "DATABASE_NAME_OVERRIDE": "",
+            "REDIS_URL": redis_url,
+            "REDIS_CACHE_URL": redis_url.rsplit("/", 1)[0] + "/1",
+            "OPENAI_API_KEY": "",
+            "SPACES_BUCKET_NAME": "",
+            "MEDIA_ROOT": str(tmp / "media"),
+            "STATIC_ROOT": str(tmp / "static"),
+            "THROTTLE_SUBMIT_RATE": "1000000/s",
+            "THROTTLE_READ_RATE": "1000000/s",
+            "THROTTLE_ACCOUNT_RATE": "1000000/s",
+            "JOB_MAX_IN_FLIGHT": "1000000",
+        }
+        self.floor_env = {
+            **common,
+            "DJANGO_SETTINGS_MODULE": "bench.web_floor.settings",
+            "FLOOR_DATABASE_URL": floor_db_url,
+            "FLOOR_BROKER_URL": redis_url,
+        }
+        self.png = _png()
+        self.endpoints: list[Endpoint] = []
+        self.floor_endpoints: list[Endpoint] = []
+        self.counts: dict[str, dict[str, int]] = {}
+        self.floor_counts: dict[str, dict[str, int]] = {}
+        # results[server label][endpoint name] = one Result per run
+        self.results: dict[str, dict[str, list[Result]]] = {}
+        self.started = time.monotonic()
+
+    # --- setup --------------------------------------------------------------------
+
+    def _python(self, args: list[str], env: dict[str, str], stdin: str = "") -> str:
+        proc = subprocess.run(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+        return proc.stdout
+
+    def prepare(self) -> None:
+        self._python(["manage.py", "migrate", "--verbosity", "0"], self.product_env)
+        # The floor app has no migrations: auth's tables first, then its own.
+        self._python(["-m", "django", "migrate", "--verbosity", "0"], self.floor_env)
+        self._python(["-m", "django", "migrate", "--run-syncdb", "--verbosity", "0"], self.floor_env)
+        png_b64 = base64.b64encode(self.png).decode()
+        seeded = json.loads(
+            self._python(["-m", "bench.web_probe", "seed-product"], self.product_env, png_b64)
+        )
+        floor = json.loads(self._python(["-m", "bench.web_probe", "seed-floor"], self.floor_env))
+        self.product_auth = f"Bearer {seeded['token']}"
+        self.floor_auth = f"Bearer {floor['token']}"
+        prompt = "Solve for x and show the steps."
+        json_body = json.dumps({"image": png_b64, "prompt": prompt}).encode()
+        multipart_type, multipart_body = _multipart(self.png, prompt)
+        self.floor_endpoints = [
+            Endpoint("floor submit", "POST", "/solve", "", "application/json", json_body),
+            Endpoint("floor GET", "GET", "/me", ""),
+        ]
+        self.endpoints = [
+            Endpoint(
+                "POST /api/v1/solve (JSON base64)",
+                "POST",
+                "/api/v1/solve",
+                "floor submit",
+                "application/json",
+                json_body,
+            ),
+            Endpoint(
+                "POST /api/v1/solve (multipart)",
+                "POST",
+                "/api/v1/solve",
+                "floor submit",
+                multipart_type,
+                multipart_body,
+                servers=1,
+            ),
+            Endpoint("GET /api/v1/jobs/{id}", "GET", f"/api/v1/jobs/{seeded['job_id']}", "floor GET"),
+            Endpoint("GET /api/v1/jobs", "GET", "/api/v1/jobs", "floor GET", servers=1),
+            Endpoint("GET /api/v1/accounts/me", "GET", "/api/v1/accounts/me", "floor GET", servers=1),
+        ]
+        self.counts = self._count(self.endpoints, self.product_auth, self.product_env)
+        self.floor_counts = self._count(self.floor_endpoints, self.floor_auth, self.floor_env)
+
+    def _count(self, endpoints: list[Endpoint], auth: str, env: dict[str, str]) -> dict[str, dict[str, int]]:
+        spec = [
+            {
+                "name": e.name,
+                "method": e.method,
+                "path": e.product_path,
+                "content_type": e.content_type,
+                "body_b64": base64.b64encode(e.body).decode(),
+                "authorization": auth,
+            }
+            for e in endpoints
+        ]
+        return dict(json.loads(self._python(["-m", "bench.web_probe", "count"], env, json.dumps(spec))))
+
+    # --- servers and load -----------------------------------------------------------
+
+    def _gunicorn(
+        self, wsgi: str, args: list[str], env: dict[str, str], name: str
+    ) -> tuple[subprocess.Popen[bytes], int]:
+        port = _free_port()
+        log = (self.tmp / f"{name}.log").open("wb")
+        command = [
+            str(Path(sys.executable).parent / "gunicorn"), wsgi, "--bind", f"127.0.0.1:{port}",
+            "--timeout", "60", "--no-control-socket", *args,
+        ]  # fmt: skip
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
+                break
+            except urllib.error.HTTPError:
+                break  # any HTTP answer: it serves
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    _stop(proc)
+                    tail = (self.tmp / f"{name}.log").read_text()[-2000:]
+                    raise RuntimeError(f"{name} did not start: {tail}") from None
+                time.sleep(0.2)
+        return proc, port
+
+    def _script(self, endpoint: Endpoint, auth: str) -> Path:
+        path = self.tmp / f"wrk-{abs(hash((endpoint.name, auth)))}.lua"
+        lines = [f'wrk.method = "{endpoint.method}"', f'wrk.headers["Authorization"] = "{auth}"']
+        if endpoint.body:
+            body_path = path.with_suffix(".body")
+            body_path.write_bytes(endpoint.body)
+            lines += [
+                f'local f = io.open("{body_path}", "rb")',
+                'wrk.body = f:read("*a")',
+                "f:close()",
+                f'wrk.headers["Content-Type"] = "{endpoint.content_type}"',
+            ]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def _wrk_run(self, port: int, endpoint: Endpoint, auth: str, duration: str = DURATION) -> Result:
+        command = [
+            self.wrk, "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency",
+            "-s", str(self._script(endpoint, auth)), f"http://127.0.0.1:{port}{endpoint.product_path}",
+        ]  # fmt: skip
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        return _parse_wrk(out)
+
+    def measure(self) -> None:
+        for index, (label, args) in enumerate(SERVERS):
+            product, product_port = self._gunicorn(
+                "config.wsgi:application", args, self.product_env, "product"
+            )
+            floor, floor_port = self._gunicorn(
+                "bench.web_floor.wsgi:application", args, self.floor_env, "floor"
+            )
+            try:
+                results = self.results.setdefault(label, {})
+                wanted = [e for e in self.endpoints if e.servers > index]
+                # Each worker imports and connects on its first requests: not measured.
+                for endpoint in self.floor_endpoints:
+                    self._wrk_run(floor_port, endpoint, self.floor_auth, duration="1s")
+                for endpoint in wanted:
+                    self._wrk_run(product_port, endpoint, self.product_auth, duration="1s")
+                for run_no in range(RUNS):
+                    # Interleaved, so a burst of outside load hits both sides alike.
+                    for endpoint in self.floor_endpoints:
+                        results.setdefault(endpoint.name, []).append(
+                            self._wrk_run(floor_port, endpoint, self.floor_auth)
+                        )
+                        print(
+                            f"  {label} run {run_no + 1}: {endpoint.name}: {results[endpoint.name][-1]}",
+                            flush=True,
+                        )
+                        for product_endpoint in wanted:
+                            if product_endpoint.floor_name != endpoint.name:
+                                continue
+                            results.setdefault(product_endpoint.name, []).append(
+                                self._wrk_run(product_port, product_endpoint, self.product_auth)
+                            )
+                            print(
+                                f"  {label} run {run_no + 1}: {product_endpoint.name}: "
+                                f"{results[product_endpoint.name][-1]}",
+                                flush=True,
+                            )
+            finally:
+                _stop(product)
+                _stop(floor)
+
+    # --- report -------------------------------------------------------------------------
+
+    def write(self, report: Any, *, pg_version: str) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+        report.line(f"_Run on {stamp} UTC; {time.monotonic() - self.started:.0f} s in all._")
+        report.line()
+        report.line(
+            f"wrk -t2 -c{CONNECTIONS} -d{DURATION} on loopback, median of {RUNS} runs, floor and "
+            "product interleaved in the same run (the machine is shared: read the ratios, not the "
+            f"absolute figures). PostgreSQL {pg_version} on 127.0.0.1 (the product and the floor each in a "
+            "database of their own), a redis-server of the bench's own, DEBUG off, throttles raised so "
+            "they never refuse. The floor (bench/web_floor) is a minimal DRF project: submit = SHA-256 "
+            "token lookup + one INSERT + `.delay()`; GET = the token lookup and a two-field JSON. "
+            "Queries and Redis round trips are of one request, counted in-process (bench/web_probe.py)."
+        )
+        report.line()
+        for label, results in self.results.items():
+            report.line(f"**{label}**")
+            report.line()
+            rows: list[list[object]] = []
+            for endpoint in self.floor_endpoints:
+                rows.append(self._row(endpoint.name, results, None, self.floor_counts.get(endpoint.name)))
+                for product_endpoint in self.endpoints:
+                    if product_endpoint.floor_name == endpoint.name and product_endpoint.name in results:
+                        rows.append(
+                            self._row(product_endpoint.name, results, results[endpoint.name],
+                                      self.counts.get(product_endpoint.name))
+                        )  # fmt: skip
+            report.table(
+                ["endpoint", "req/s", "ratio to floor", "p50 ms", "p99 ms", "p99 / floor's", "SQL queries",
+                 "Redis round trips", "non-2xx / socket errors"],
+                rows,
+            )  # fmt: skip
+
+    def _row(
+        self,
+        name: str,
+        results: dict[str, list[Result]],
+        floor: list[Result] | None,
+        counts: dict[str, int] | None,
+    ) -> list[object]:
+        runs = results[name]
+        rps = statistics.median(r.rps for r in runs)
+        p50 = statistics.median(r.p50_ms for r in runs)
+        p99 = statistics.median(r.p99_ms for r in runs)
+        ratio = p99_ratio = "-"
+        if floor:
+            ratio = f"{rps / statistics.median(r.rps for r in floor):.2f}"
+            p99_ratio = f"{p99 / statistics.median(r.p99_ms for r in floor):.2f}"
+        counts = counts or {}
+        status = counts.get("status", "?")
+        return [
+            name, f"{rps:,.0f}", ratio, f"{p50:.1f}", f"{p99:.1f}", p99_ratio,
+            f"{counts.get('queries', '?')} (HTTP {status})", counts.get("redis", "?"),
+            f"{sum(r.non_2xx for r in runs)} / {sum(r.errors for r in runs)}",
+        ]  # fmt: skip
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _parse_wrk(out: str) -> Result:
+    def latency(percent: str) -> float:
+        match = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return Result(
+        rps=float(rps.group(1)) if rps else 0.0,
+        p50_ms=latency("50"),
+        p99_ms=latency("99"),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        errors=sum(int(g) for g in errors.groups()) if errors else 0,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
