@@ -80,6 +80,9 @@ def _fingerprint(*, image: ValidatedImage, fields: dict[str, Any]) -> str:
 
 
 def _check_not_overdue(user: User) -> None:
+    # The flag came with the token lookup; the period is read only to name it.
+    if not user.billing_overdue:
+        return
     period = overdue_period_for_user(user_id=user.pk)
     if period is not None:
         month = f"{period.starts_at:%Y-%m}"
