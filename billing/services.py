@@ -210,7 +210,8 @@ def periods_mark_overdue(*, now: datetime) -> int:
 
 def _overdue_flags_sync(*, user_ids: list[int] | None = None) -> None:
     """Bring User.billing_overdue (read with the token on every submission)
-    in line with the periods, for `user_ids` or every account. Two set-based UPDATEs, in the caller's transaction."""
+    in line with the periods, for `user_ids` or every account. Two
+    set-based UPDATEs, in the caller's transaction."""
     users = get_user_model().objects.all()
     if user_ids is not None:
         users = users.filter(pk__in=user_ids)

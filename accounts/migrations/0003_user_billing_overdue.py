@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_invite_code'),
+        ("accounts", "0002_invite_code"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='billing_overdue',
+            model_name="user",
+            name="billing_overdue",
             field=models.BooleanField(default=False, editable=False),
         ),
     ]
