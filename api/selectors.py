@@ -39,8 +39,13 @@ def job_list_for_user(
     return jobs.order_by("-created_at", "-id")
 
 
-def job_in_flight_count(*, user_id: int) -> int:
-    return Job.objects.filter(user_id=user_id, status__in=Job.ACTIVE).count()
+def job_in_flight_count(*, user_id: int, up_to: int | None = None) -> int:
+    """One user's queued and running jobs; with `up_to`, counted no further
+    (enough for a cap check, and bounded whatever the backlog)."""
+    jobs = Job.objects.filter(user_id=user_id, status__in=Job.ACTIVE)
+    if up_to is not None:
+        return jobs.order_by().values("pk")[:up_to].count()
+    return jobs.count()
 
 
 def job_wait_for_user(*, user: User, job_id: UUID | str, seconds: float) -> Job:

@@ -95,7 +95,7 @@ def _check_not_overdue(user: User) -> None:
 
 
 def _check_in_flight(user: User) -> None:
-    if job_in_flight_count(user_id=user.pk) >= settings.JOB_MAX_IN_FLIGHT:
+    if job_in_flight_count(user_id=user.pk, up_to=settings.JOB_MAX_IN_FLIGHT) >= settings.JOB_MAX_IN_FLIGHT:
         retry_after = str(settings.JOB_IN_FLIGHT_RETRY_AFTER_S)
         raise Problem(
             status=429,
@@ -224,7 +224,7 @@ def _job_create(
         with transaction.atomic():
             # Serialises one user's submissions so concurrent requests cannot
             # all pass the in-flight cap at once.
-            User.objects.select_for_update().filter(pk=user.pk).first()
+            list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
             _check_in_flight(user)
             job.save(force_insert=True)
             job_publish(job_id=job.id, request_id=request_id)

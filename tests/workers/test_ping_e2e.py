@@ -49,4 +49,5 @@ def test_the_worker_is_configured_for_safe_redelivery() -> None:
     assert conf.worker_prefetch_multiplier == 1
     assert conf.task_serializer == "json"
     assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
-    assert conf.worker_send_task_events and conf.task_send_sent_event
+    # Flower's view of tasks; the publisher's "sent" event is off (CELERY_TASK_SEND_SENT_EVENT).
+    assert conf.worker_send_task_events and not conf.task_send_sent_event
