@@ -40,17 +40,19 @@ from bench.postgres import recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/imagesolve_bench_web"
-DURATION = os.environ.get("BENCH_WEB_DURATION", "8s")
-RUNS = int(os.environ.get("BENCH_WEB_RUNS", "2"))
+DURATION = os.environ.get("BENCH_WEB_DURATION", "4s")
+RUNS = int(os.environ.get("BENCH_WEB_RUNS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_WEB_CONNECTIONS", "32"))
 READY_TIMEOUT_S = 30.0
 
-# (label, gunicorn arguments): the first is the comparison the issue asks
-# for (4 sync workers for both projects); the second is bin/web's default.
+# (label, gunicorn arguments), the same for the product and the floor: 4 sync
+# workers (the reference comparison, every endpoint), then the threaded
+# settings bin/web can choose between (submit and GET of one job).
 SERVERS: list[tuple[str, list[str]]] = [
     ("gunicorn -w 4 (sync)", ["--workers", "4", "--worker-class", "sync"]),
+    ("gunicorn -w 4 gthread --threads 4", ["--workers", "4", "--worker-class", "gthread", "--threads", "4"]),
     (
-        "gunicorn -w 2 gthread --threads 32 (bin/web before this run's sizing)",
+        "gunicorn -w 2 gthread --threads 32",
         ["--workers", "2", "--worker-class", "gthread", "--threads", "32"],
     ),
 ]
@@ -188,8 +190,8 @@ class _Bench:
         self.floor_endpoints: list[Endpoint] = []
         self.counts: dict[str, dict[str, int]] = {}
         self.floor_counts: dict[str, dict[str, int]] = {}
-        # results[server label][endpoint name] = one Result per run
-        self.results: dict[str, dict[str, list[Result]]] = {}
+        # results[server label][endpoint name] = (product, floor) per run
+        self.results: dict[str, dict[str, list[tuple[Result, Result]]]] = {}
         self.started = time.monotonic()
 
     # --- setup --------------------------------------------------------------------
@@ -313,7 +315,7 @@ class _Bench:
 
     def _wrk_run(self, port: int, endpoint: Endpoint, auth: str, duration: str = DURATION) -> Result:
         command = [
-            self.wrk, "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency",
+            self.wrk, "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--timeout", "10s", "--latency",
             "-s", str(self._script(endpoint, auth)), f"http://127.0.0.1:{port}{endpoint.product_path}",
         ]  # fmt: skip
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -321,6 +323,8 @@ class _Bench:
 
     def measure(self) -> None:
         for index, (label, args) in enumerate(SERVERS):
+            wanted = [e for e in self.endpoints if e.servers > index]
+            floors = {e.name: e for e in self.floor_endpoints}
             product, product_port = self._gunicorn(
                 "config.wsgi:application", args, self.product_env, "product"
             )
@@ -328,34 +332,23 @@ class _Bench:
                 "bench.web_floor.wsgi:application", args, self.floor_env, "floor"
             )
             try:
-                results = self.results.setdefault(label, {})
-                wanted = [e for e in self.endpoints if e.servers > index]
                 # Each worker imports and connects on its first requests: not measured.
-                for endpoint in self.floor_endpoints:
-                    self._wrk_run(floor_port, endpoint, self.floor_auth, duration="1s")
                 for endpoint in wanted:
+                    self._wrk_run(floor_port, floors[endpoint.floor_name], self.floor_auth, duration="1s")
                     self._wrk_run(product_port, endpoint, self.product_auth, duration="1s")
+                pairs = self.results.setdefault(label, {})
                 for run_no in range(RUNS):
-                    # Interleaved, so a burst of outside load hits both sides alike.
-                    for endpoint in self.floor_endpoints:
-                        results.setdefault(endpoint.name, []).append(
-                            self._wrk_run(floor_port, endpoint, self.floor_auth)
-                        )
+                    for endpoint in wanted:
+                        # The floor right before the product, each time: a
+                        # burst of outside load falls on both sides of a pair.
+                        floor_result = self._wrk_run(floor_port, floors[endpoint.floor_name], self.floor_auth)
+                        product_result = self._wrk_run(product_port, endpoint, self.product_auth)
+                        pairs.setdefault(endpoint.name, []).append((product_result, floor_result))
                         print(
-                            f"  {label} run {run_no + 1}: {endpoint.name}: {results[endpoint.name][-1]}",
+                            f"  {label} #{run_no + 1} {endpoint.name}: {product_result.rps:.0f} req/s, "
+                            f"floor {floor_result.rps:.0f}",
                             flush=True,
                         )
-                        for product_endpoint in wanted:
-                            if product_endpoint.floor_name != endpoint.name:
-                                continue
-                            results.setdefault(product_endpoint.name, []).append(
-                                self._wrk_run(product_port, product_endpoint, self.product_auth)
-                            )
-                            print(
-                                f"  {label} run {run_no + 1}: {product_endpoint.name}: "
-                                f"{results[product_endpoint.name][-1]}",
-                                flush=True,
-                            )
             finally:
                 _stop(product)
                 _stop(floor)
@@ -367,55 +360,53 @@ class _Bench:
         report.line(f"_Run on {stamp} UTC; {time.monotonic() - self.started:.0f} s in all._")
         report.line()
         report.line(
-            f"wrk -t2 -c{CONNECTIONS} -d{DURATION} on loopback, median of {RUNS} runs, floor and "
-            "product interleaved in the same run (the machine is shared: read the ratios, not the "
-            f"absolute figures). PostgreSQL {pg_version} on 127.0.0.1 (the product and the floor each in a "
-            "database of their own), a redis-server of the bench's own, DEBUG off, throttles raised so "
-            "they never refuse. The floor (bench/web_floor) is a minimal DRF project: submit = SHA-256 "
-            "token lookup + one INSERT + `.delay()`; GET = the token lookup and a two-field JSON. "
-            "Queries and Redis round trips are of one request, counted in-process (bench/web_probe.py)."
+            f"wrk -t2 -c{CONNECTIONS} -d{DURATION} on loopback; for each endpoint its floor is measured "
+            f"right before it, {RUNS} times, and the figures are medians (the ratio is the median of the "
+            "per-pair ratios). The machine is shared with other work: read the ratios, not the absolute "
+            f"figures. PostgreSQL {pg_version} on 127.0.0.1 (the product and the floor each in a database "
+            "of their own), a redis-server of the bench's own, DEBUG off, throttles raised so they never "
+            "refuse. The floor (bench/web_floor) is a minimal DRF project: submit = SHA-256 token lookup + "
+            "one INSERT + `.delay()`; GET = the token lookup and a two-field JSON. Queries and Redis round "
+            "trips are of one request, counted in-process (bench/web_probe.py); the floor's are in "
+            "brackets."
         )
         report.line()
-        for label, results in self.results.items():
+        for label, pairs in self.results.items():
             report.line(f"**{label}**")
             report.line()
             rows: list[list[object]] = []
-            for endpoint in self.floor_endpoints:
-                rows.append(self._row(endpoint.name, results, None, self.floor_counts.get(endpoint.name)))
-                for product_endpoint in self.endpoints:
-                    if product_endpoint.floor_name == endpoint.name and product_endpoint.name in results:
-                        rows.append(
-                            self._row(product_endpoint.name, results, results[endpoint.name],
-                                      self.counts.get(product_endpoint.name))
-                        )  # fmt: skip
+            for endpoint in self.endpoints:
+                if endpoint.name not in pairs:
+                    continue
+                runs = pairs[endpoint.name]
+                product = [p for p, _ in runs]
+                floor = [f for _, f in runs]
+                counts = self.counts.get(endpoint.name, {})
+                floor_counts = self.floor_counts.get(endpoint.floor_name, {})
+                rows.append(
+                    [
+                        endpoint.name,
+                        f"{_median(r.rps for r in product):,.0f}",
+                        f"{_median(r.rps for r in floor):,.0f}",
+                        f"**{_median(p.rps / f.rps for p, f in runs if f.rps):.2f}**",
+                        f"{_median(r.p50_ms for r in product):.0f} / {_median(r.p50_ms for r in floor):.0f}",
+                        f"{_median(r.p99_ms for r in product):.0f} / {_median(r.p99_ms for r in floor):.0f}",
+                        f"{_median(p.p99_ms / f.p99_ms for p, f in runs if f.p99_ms):.2f}",
+                        f"{counts.get('queries', '?')} ({floor_counts.get('queries', '?')})",
+                        f"{counts.get('redis', '?')} ({floor_counts.get('redis', '?')})",
+                        f"{sum(r.non_2xx for r in product)} / {sum(r.errors for r in product)}",
+                    ]
+                )
             report.table(
-                ["endpoint", "req/s", "ratio to floor", "p50 ms", "p99 ms", "p99 / floor's", "SQL queries",
-                 "Redis round trips", "non-2xx / socket errors"],
+                ["endpoint", "req/s", "floor req/s", "ratio", "p50 ms (floor)", "p99 ms (floor)",
+                 "p99 / floor's", "SQL queries", "Redis round trips", "non-2xx / socket errors"],
                 rows,
             )  # fmt: skip
 
-    def _row(
-        self,
-        name: str,
-        results: dict[str, list[Result]],
-        floor: list[Result] | None,
-        counts: dict[str, int] | None,
-    ) -> list[object]:
-        runs = results[name]
-        rps = statistics.median(r.rps for r in runs)
-        p50 = statistics.median(r.p50_ms for r in runs)
-        p99 = statistics.median(r.p99_ms for r in runs)
-        ratio = p99_ratio = "-"
-        if floor:
-            ratio = f"{rps / statistics.median(r.rps for r in floor):.2f}"
-            p99_ratio = f"{p99 / statistics.median(r.p99_ms for r in floor):.2f}"
-        counts = counts or {}
-        status = counts.get("status", "?")
-        return [
-            name, f"{rps:,.0f}", ratio, f"{p50:.1f}", f"{p99:.1f}", p99_ratio,
-            f"{counts.get('queries', '?')} (HTTP {status})", counts.get("redis", "?"),
-            f"{sum(r.non_2xx for r in runs)} / {sum(r.errors for r in runs)}",
-        ]  # fmt: skip
+
+def _median(values: Any) -> float:
+    items = list(values)
+    return statistics.median(items) if items else float("nan")
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
