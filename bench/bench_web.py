@@ -5,8 +5,8 @@ side by gunicorn with the same settings, driven in turn by wrk on loopback.
 
 For each endpoint: req/s, p50 and p99 (the median of BENCH_WEB_RUNS runs),
 the ratio to its floor, and the SQL queries and Redis round trips of one
-request (counted in-process by bench/web_probe.py). A second server setting
-(bin/web's gthread default) is measured for the sizing in docs/operations.md.
+request (counted in-process by bench/web_probe.py). Threaded server settings
+are measured too (submit and GET of one job), for docs/operations.md.
 
 Needs wrk (Debian's package; installed with apt-get when run as root, else
 skipped with the reason) and PostgreSQL: BENCH_WEB_DATABASE_URL, default
@@ -66,7 +66,7 @@ class Endpoint:
     floor_name: str  # the floor endpoint it is compared with
     content_type: str = ""
     body: bytes = b""
-    servers: int = 2  # measured under the first N server settings
+    servers: int = len(SERVERS)  # measured under the first N server settings
 
 
 @dataclass
@@ -156,6 +156,7 @@ class _Bench:
     def __init__(self, *, wrk: str, tmp: Path, db_url: str, floor_db_url: str, redis_url: str) -> None:
         self.wrk = wrk
         self.tmp = tmp
+        self.db_url = db_url
         self.redis_url = redis_url
         venv_bin = str(Path(sys.executable).parent)
         common = {"PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
@@ -313,6 +314,19 @@ class _Bench:
         path.write_text("\n".join(lines) + "\n")
         return path
 
+    def _end_jobs(self) -> None:
+        """No worker runs here: without this, the bench user's in-flight jobs
+        would pile up by thousands, where the in-flight cap keeps a real
+        account at JOB_MAX_IN_FLIGHT (20), and the cap's count would read
+        them all. Each submit run starts from none in flight."""
+        import psycopg
+
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE api_job SET status = 'canceled', completed_at = now() "
+                "WHERE status IN ('queued', 'running')"
+            )
+
     def _wrk_run(self, port: int, endpoint: Endpoint, auth: str, duration: str = DURATION) -> Result:
         command = [
             self.wrk, "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--timeout", "10s", "--latency",
@@ -341,6 +355,8 @@ class _Bench:
                     for endpoint in wanted:
                         # The floor right before the product, each time: a
                         # burst of outside load falls on both sides of a pair.
+                        if endpoint.method == "POST":
+                            self._end_jobs()
                         floor_result = self._wrk_run(floor_port, floors[endpoint.floor_name], self.floor_auth)
                         product_result = self._wrk_run(product_port, endpoint, self.product_auth)
                         pairs.setdefault(endpoint.name, []).append((product_result, floor_result))
