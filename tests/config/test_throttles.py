@@ -112,15 +112,15 @@ def test_a_sliding_window_throttle_refuses_past_its_rate_with_retry_after(client
 def test_a_sliding_window_lets_requests_in_again_as_old_ones_leave_it(rf, private_redis) -> None:
     clock = [1000.0]
     throttle = _SlidingThrottle()
-    throttle.timer = lambda: clock[0]  # type: ignore[method-assign]
+    throttle.timer = lambda: clock[0]
     request = rf.post("/")
-    assert [throttle.allow_request(request, None) for _ in range(4)] == [True, True, True, False]
+    assert [throttle.allow_request(request, _SlidingApi()) for _ in range(4)] == [True, True, True, False]
     assert throttle.wait() == pytest.approx(60.0)
     clock[0] += 30
-    assert throttle.allow_request(request, None) is False
+    assert throttle.allow_request(request, _SlidingApi()) is False
     assert throttle.wait() == pytest.approx(30.0)
     clock[0] += 30.001
-    assert throttle.allow_request(request, None) is True
+    assert throttle.allow_request(request, _SlidingApi()) is True
     assert throttle.window_count == 1
 
 
@@ -133,7 +133,7 @@ def test_a_sliding_window_admits_exactly_its_rate_under_concurrent_requests(rf, 
 
     def check() -> None:
         start.wait()
-        results.append(_SlidingThrottle().allow_request(request, None))
+        results.append(_SlidingThrottle().allow_request(request, _SlidingApi()))
 
     threads = [threading.Thread(target=check) for _ in range(12)]
     for thread in threads:
