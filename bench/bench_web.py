@@ -43,6 +43,10 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/imagesolve_bench_web"
 DURATION = os.environ.get("BENCH_WEB_DURATION", "4s")
 RUNS = int(os.environ.get("BENCH_WEB_RUNS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_WEB_CONNECTIONS", "32"))
+# ?wait: this many clients, each on a job of its own, across WAIT_ACCOUNTS accounts.
+WAITERS = int(os.environ.get("BENCH_WEB_WAITERS", "1000"))
+WAIT_ACCOUNTS = 50
+BIN_WEB_ARGS = ["--workers", "4", "--worker-class", "gthread", "--threads", "8"]
 READY_TIMEOUT_S = 30.0
 
 # (label, gunicorn arguments), the same for the product and the floor: 4 sync
@@ -102,6 +106,7 @@ def run(report: Any) -> None:
             bench = _Bench(wrk=wrk, tmp=tmp, db_url=url, floor_db_url=floor_url, redis_url=redis_server.url)
             bench.prepare()
             bench.measure()
+            bench.measure_waiters()
         finally:
             redis_server.stop()
     bench.write(report, pg_version=pg_version)
@@ -194,6 +199,7 @@ class _Bench:
         # results[server label][endpoint name] = (product, floor) per run
         self.results: dict[str, dict[str, list[tuple[Result, Result]]]] = {}
         self.failures: dict[str, str] = {}
+        self.wait_result: dict[str, float] = {}
         self.started = time.monotonic()
 
     # --- setup --------------------------------------------------------------------
@@ -373,6 +379,81 @@ class _Bench:
             _stop(product)
             _stop(floor)
 
+    # --- ?wait ---------------------------------------------------------------------------
+
+    def measure_waiters(self) -> None:
+        """WAITERS clients hold GET /api/v1/jobs/{id}?wait=30 on jobs of their
+        own under bin/web's settings; submit throughput is measured before
+        and while they wait; then every job is ended and each client's answer
+        timed from its job's end."""
+        import asyncio
+
+        per_account = max(1, WAITERS // WAIT_ACCOUNTS)
+        env = {**self.product_env, "JOB_MAX_CONCURRENT_WAITS": str(WAITERS)}
+        server, port = self._gunicorn("config.wsgi:application", BIN_WEB_ARGS, env, "product-wait")
+        submit = self.endpoints[0]
+        try:
+            self._wrk_run(port, submit, self.product_auth, duration="1s")
+            self._end_jobs()
+            alone = self._wrk_run(port, submit, self.product_auth)
+            # Seeded after _end_jobs, which would end them.
+            pairs = json.loads(
+                self._python(
+                    ["-m", "bench.web_probe", "seed-waiters", str(WAIT_ACCOUNTS), str(per_account)],
+                    self.product_env,
+                )
+            )
+            answered, ended, during = asyncio.run(self._waiters(port, pairs, submit))
+        finally:
+            _stop(server)
+        late = [answered[j] - ended[j] for j in ended if j in answered]
+        self.wait_result = {
+            "clients": len(pairs),
+            "answered": len(answered),
+            "within_100ms": sum(1 for d in late if d <= 0.1),
+            "p50_ms": _median(late) * 1000 if late else float("nan"),
+            "max_ms": max(late) * 1000 if late else float("nan"),
+            "submit_alone": alone.rps,
+            "submit_during": during.rps,
+        }
+        print(f"  ?wait: {self.wait_result}", flush=True)
+
+    async def _waiters(
+        self, port: int, pairs: list[list[str]], submit: Endpoint
+    ) -> tuple[dict[str, float], dict[str, float], Result]:
+        import asyncio
+
+        answered: dict[str, float] = {}
+
+        async def wait_one(token: str, job_id: str) -> None:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(
+                    f"GET /api/v1/jobs/{job_id}?wait=30 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"Authorization: Bearer {token}\r\nConnection: close\r\n\r\n".encode()
+                )
+                await writer.drain()
+                status = await reader.readline()
+                await reader.read()
+                if b" 200 " in status:
+                    answered[job_id] = time.time()
+                writer.close()
+            except OSError:
+                pass
+
+        tasks = [asyncio.ensure_future(wait_one(token, job_id)) for token, job_id in pairs]
+        await asyncio.sleep(3)  # every client connected and waiting (or queued)
+        during = await asyncio.to_thread(self._wrk_run, port, submit, self.product_auth)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.web_probe", "end-jobs",
+            cwd=ROOT, env={**os.environ, **self.product_env},
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await proc.communicate(json.dumps([job_id for _, job_id in pairs]).encode())
+        ended = {k: float(v) for k, v in json.loads(out).items()}
+        await asyncio.wait(tasks, timeout=40)
+        return answered, ended, during
+
     # --- report -------------------------------------------------------------------------
 
     def write(self, report: Any, *, pg_version: str) -> None:
@@ -391,6 +472,19 @@ class _Bench:
             "brackets."
         )
         report.line()
+        if self.wait_result:
+            w = self.wait_result
+            report.line(
+                f"**?wait, bin/web's settings (4 x 8 threads)**: {w['clients']:.0f} clients, each holding "
+                "`GET /api/v1/jobs/{id}?wait=30` on a job of its own "
+                f"({WAIT_ACCOUNTS} accounts); then every job canceled. Answered: {w['answered']:.0f}; "
+                f"within 100 ms of their job's end: {w['within_100ms']:.0f}; from the job's end, "
+                f"p50 {w['p50_ms']:.0f} ms, max {w['max_ms']:.0f} ms. "
+                f"Submits from another client: {w['submit_alone']:.0f} req/s before the waiters, "
+                f"{w['submit_during']:.0f} req/s while they wait (each waiter holds a thread; the rest queue "
+                "behind them)."
+            )
+            report.line()
         for label, failure in self.failures.items():
             report.line(f"**{label}**: failed ({failure}); any rows below are from before the failure.")
             report.line()

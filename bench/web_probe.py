@@ -27,6 +27,40 @@ def _seed_product(png: bytes) -> dict[str, str]:
     return {"token": raw, "job_id": str(job.pk)}
 
 
+def _seed_waiters(accounts: int, per_account: int) -> list[list[str]]:
+    """`accounts` users with a token each and `per_account` queued jobs each
+    (rows only: no worker runs): [[token, job_id], ...]."""
+    from accounts.models import User
+    from accounts.services import token_create
+    from api.models import Job
+
+    pairs: list[list[str]] = []
+    for number in range(accounts):
+        user = User.objects.create_user(f"bench-waiter-{number}@example.com", None)
+        _, raw = token_create(user=user, name="bench")
+        jobs = Job.objects.bulk_create(
+            Job(user=user, model="gpt-4o-mini", image="inputs/bench", image_format="png")
+            for _ in range(per_account)
+        )
+        pairs += [[raw, str(job.pk)] for job in jobs]
+    return pairs
+
+
+def _end_jobs(job_ids: list[str]) -> dict[str, float]:
+    """Cancel each job (a terminal transition: it notifies its waiters after
+    commit) and note when each call returned."""
+    import time
+
+    from api.models import Job
+    from api.services import job_cancel
+
+    ended: dict[str, float] = {}
+    for job in Job.objects.filter(pk__in=job_ids, status=Job.Status.QUEUED):
+        job_cancel(job=job)
+        ended[str(job.pk)] = time.time()
+    return ended
+
+
 def _seed_floor() -> dict[str, str]:
     from django.contrib.auth.models import User
 
@@ -94,6 +128,10 @@ def main() -> None:
         result: Any = _seed_product(base64.b64decode(sys.stdin.read()))
     elif command == "seed-floor":
         result = _seed_floor()
+    elif command == "seed-waiters":
+        result = _seed_waiters(int(sys.argv[2]), int(sys.argv[3]))
+    elif command == "end-jobs":
+        result = _end_jobs(json.loads(sys.stdin.read()))
     elif command == "count":
         result = _count(json.loads(sys.stdin.read()))
     else:
