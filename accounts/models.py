@@ -43,6 +43,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     email_verified_at = models.DateTimeField(null=True, blank=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # True while the account has an overdue billing period: new jobs get 402.
+    # Kept by billing.services in the transaction that changes a period's
+    # status, so a submission reads it with the token lookup instead of
+    # querying the periods on every request.
+    billing_overdue = models.BooleanField(default=False, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 

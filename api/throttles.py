@@ -19,16 +19,13 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken
-from config.throttles import RateThrottle
+from config.throttles import SlidingWindowThrottle
 
 
-class TokenRateThrottle(RateThrottle):
+class TokenRateThrottle(SlidingWindowThrottle):
     """Counted per API token (two tokens of one account are two budgets, as
     with OpenAI's keys); per user for session logins. Without Redis, reads
     go unthrottled and writes answer 503 (config/throttles.py)."""
-
-    num_requests: int | None
-    duration: int | None
 
     def get_rate(self) -> str | None:
         # Read at each request, not frozen at import like DRF's class attribute.
@@ -45,11 +42,12 @@ class TokenRateThrottle(RateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def rate_limit_headers(self) -> dict[str, str]:
-        if self.num_requests is None or self.duration is None or not hasattr(self, "history"):
+        if self.num_requests is None or self.duration is None or not hasattr(self, "now"):
             return {}
-        now = self.timer()
-        remaining = max(0, self.num_requests - len(self.history))
-        reset = math.ceil(self.history[-1] + self.duration - now) if self.history else self.duration
+        remaining = max(0, self.num_requests - self.window_count)
+        reset = (
+            math.ceil(self.window_oldest + self.duration - self.now) if self.window_count else self.duration
+        )
         return {
             "X-RateLimit-Limit": str(self.num_requests),
             "X-RateLimit-Remaining": str(remaining),

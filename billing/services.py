@@ -200,17 +200,43 @@ def periods_mark_overdue(*, now: datetime) -> int:
     longer matches once its row lock is released."""
     with transaction.atomic():
         _one_at_a_time(_OVERDUE_LOCK)
-        return BillingPeriod.objects.filter(status=Status.CLOSED, due_at__lte=now).update(
+        marked = BillingPeriod.objects.filter(status=Status.CLOSED, due_at__lte=now).update(
             status=Status.OVERDUE
         )
+        if marked:
+            _overdue_flags_sync()
+        return marked
+
+
+def _overdue_flags_sync(*, user_ids: list[int] | None = None) -> None:
+    """Bring User.billing_overdue (read with the token on every submission)
+    in line with the periods, for `user_ids` or every account. Two
+    set-based UPDATEs, in the caller's transaction."""
+    users = get_user_model().objects.all()
+    if user_ids is not None:
+        users = users.filter(pk__in=user_ids)
+    overdue = BillingPeriod.objects.filter(status=Status.OVERDUE).values("user_id")
+    users.filter(billing_overdue=False, pk__in=overdue).update(billing_overdue=True)
+    users.filter(billing_overdue=True).exclude(pk__in=overdue).update(billing_overdue=False)
 
 
 def periods_mark_paid(*, period_ids: list[int], now: datetime | None = None) -> int:
     """Operators record payment of closed or overdue periods; returns how many
     changed. Paying the last overdue period lifts the account's 402 block."""
-    return BillingPeriod.objects.filter(pk__in=period_ids, status__in=[Status.CLOSED, Status.OVERDUE]).update(
-        status=Status.PAID, paid_at=now or timezone.now()
-    )
+    with transaction.atomic():
+        # The overdue marker's lock: a period marked overdue at this moment
+        # cannot leave its account's flag behind.
+        _one_at_a_time(_OVERDUE_LOCK)
+        paid = BillingPeriod.objects.filter(
+            pk__in=period_ids, status__in=[Status.CLOSED, Status.OVERDUE]
+        ).update(status=Status.PAID, paid_at=now or timezone.now())
+        if paid:
+            _overdue_flags_sync(
+                user_ids=list(
+                    BillingPeriod.objects.filter(pk__in=period_ids).values_list("user_id", flat=True)
+                )
+            )
+        return paid
 
 
 def period_mark_paid(*, period_id: int, now: datetime | None = None) -> BillingPeriod:

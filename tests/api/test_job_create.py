@@ -10,6 +10,7 @@ from PIL import Image
 
 from api.models import Job
 from billing.models import BillingPeriod
+from billing.services import period_mark_paid, periods_mark_overdue
 from tests.api.conftest import assert_problem
 from tests.api.helpers import animated_gif, b64, data_url, image_bytes, make_job, upload
 
@@ -204,20 +205,48 @@ def test_get_is_not_allowed(alice_client) -> None:
     assert_problem(alice_client.get("/api/v1/solve"), 405, "method-not-allowed")
 
 
-def test_an_account_with_an_overdue_period_gets_402(alice, alice_client) -> None:
+def test_an_account_with_an_overdue_period_gets_402_until_it_is_paid(
+    alice, bob, alice_client, bob_client
+) -> None:
     period = BillingPeriod.objects.create(
         user=alice,
         starts_at=datetime(2026, 9, 1, tzinfo=UTC),
         ends_at=datetime(2026, 10, 1, tzinfo=UTC),
-        status=BillingPeriod.Status.OVERDUE,
+        status=BillingPeriod.Status.CLOSED,
         closed_at=datetime(2026, 10, 1, tzinfo=UTC),
         due_at=datetime(2026, 10, 15, tzinfo=UTC),
     )
+    assert periods_mark_overdue(now=datetime(2026, 10, 16, tzinfo=UTC)) == 1
+
     response = alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json")
     body = assert_problem(response, 402, "payment-required")
     assert body["period"] == {"id": period.pk, "month": "2026-09"}
     assert "2026-09" in body["detail"]
     assert not Job.objects.exists()
+    # Another account is not blocked.
+    assert bob_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").status_code == 202
+
+    period_mark_paid(period_id=period.pk)
+    assert alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").status_code == 202
+
+
+def test_paying_one_of_two_overdue_periods_keeps_the_block(alice, alice_client) -> None:
+    periods = [
+        BillingPeriod.objects.create(
+            user=alice,
+            starts_at=datetime(2026, month, 1, tzinfo=UTC),
+            ends_at=datetime(2026, month + 1, 1, tzinfo=UTC),
+            status=BillingPeriod.Status.CLOSED,
+            closed_at=datetime(2026, month + 1, 1, tzinfo=UTC),
+            due_at=datetime(2026, month + 1, 15, tzinfo=UTC),
+        )
+        for month in (8, 9)
+    ]
+    periods_mark_overdue(now=datetime(2026, 10, 16, tzinfo=UTC))
+    period_mark_paid(period_id=periods[0].pk)
+
+    response = alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json")
+    assert assert_problem(response, 402, "payment-required")["period"]["id"] == periods[1].pk
 
 
 def test_it_caps_the_jobs_in_flight_per_user(alice, bob, alice_client, bob_client, settings) -> None:

@@ -5,6 +5,7 @@ to writes; any other throttle (a plain DRF one) still answers 503, never
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from config.throttles import RateThrottle
+from config.throttles import RateThrottle, SlidingWindowThrottle
 from config.urls import urlpatterns as real_urlpatterns
 from tests.problems import assert_problem
 
@@ -35,6 +36,11 @@ class _PlainThrottle(_Keyed, SimpleRateThrottle):
     scope = "test_plain"
 
 
+class _SlidingThrottle(_Keyed, SlidingWindowThrottle):
+    scope = "test_sliding"
+    rate = "3/min"
+
+
 class _DerivedApi(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [_DerivedThrottle]
@@ -50,9 +56,14 @@ class _PlainApi(_DerivedApi):
     throttle_classes = [_PlainThrottle]
 
 
+class _SlidingApi(_DerivedApi):
+    throttle_classes = [_SlidingThrottle]
+
+
 urlpatterns = [
     path("api/v1/_test/derived", _DerivedApi.as_view()),
     path("api/v1/_test/plain", _PlainApi.as_view()),
+    path("api/v1/_test/sliding", _SlidingApi.as_view()),
     *real_urlpatterns,
 ]
 
@@ -88,3 +99,51 @@ def test_a_plain_drf_throttle_answers_503_not_500_while_redis_is_down(client, pr
         client.post("/api/v1/_test/plain", {}, format="json"),
     ):
         assert assert_problem(response, 503, "service-unavailable")["dependency"] == "redis"
+
+
+def test_a_sliding_window_throttle_refuses_past_its_rate_with_retry_after(client, private_redis) -> None:
+    for _ in range(3):
+        assert client.post("/api/v1/_test/sliding", {}, format="json").status_code == 200
+    refused = client.post("/api/v1/_test/sliding", {}, format="json")
+    assert_problem(refused, 429, "rate-limited")
+    assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_a_sliding_window_lets_requests_in_again_as_old_ones_leave_it(rf, private_redis) -> None:
+    clock = [1000.0]
+    throttle = _SlidingThrottle()
+    throttle.timer = lambda: clock[0]
+    request = rf.post("/")
+    assert [throttle.allow_request(request, _SlidingApi()) for _ in range(4)] == [True, True, True, False]
+    assert throttle.wait() == pytest.approx(60.0)
+    clock[0] += 30
+    assert throttle.allow_request(request, _SlidingApi()) is False
+    assert throttle.wait() == pytest.approx(30.0)
+    clock[0] += 30.001
+    assert throttle.allow_request(request, _SlidingApi()) is True
+    assert throttle.window_count == 1
+
+
+def test_a_sliding_window_admits_exactly_its_rate_under_concurrent_requests(rf, private_redis) -> None:
+    # One atomic script per check: a read-then-write throttle lets several
+    # concurrent requests through on the same count.
+    request = rf.post("/")
+    results: list[bool] = []
+    start = threading.Barrier(12)
+
+    def check() -> None:
+        start.wait()
+        results.append(_SlidingThrottle().allow_request(request, _SlidingApi()))
+
+    threads = [threading.Thread(target=check) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sorted(results) == [False] * 9 + [True] * 3
+
+
+def test_a_sliding_window_throttle_keeps_the_outage_rules(client, private_redis) -> None:
+    private_redis.stop()
+    assert client.get("/api/v1/_test/sliding").status_code == 200
+    assert_problem(client.post("/api/v1/_test/sliding", {}, format="json"), 503, "service-unavailable")

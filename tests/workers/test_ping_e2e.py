@@ -52,4 +52,5 @@ def test_the_worker_is_configured_for_safe_redelivery(settings) -> None:
     assert conf.broker_transport_options["visibility_timeout"] > settings.JOB_RUN_DEADLINE_S
     # Settings the threads pool would silently ignore are not set at all.
     assert not conf.task_reject_on_worker_lost and conf.task_time_limit is None
-    assert conf.worker_send_task_events and conf.task_send_sent_event
+    # Flower's view of tasks; the publisher's "sent" event is off (CELERY_TASK_SEND_SENT_EVENT).
+    assert conf.worker_send_task_events and not conf.task_send_sent_event
