@@ -55,6 +55,10 @@ def make_period(
 
     starts_at, ends_at = month_bounds(at(f"{month}-01 00:00:00"))
     closed = status != BillingPeriod.Status.OPEN
+    if status == BillingPeriod.Status.OVERDUE:
+        # What periods_mark_overdue keeps in step: the flag submissions read.
+        type(user).objects.filter(pk=user.pk).update(billing_overdue=True)
+        user.billing_overdue = True
     return BillingPeriod.objects.create(
         user=user,
         starts_at=starts_at,
