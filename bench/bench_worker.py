@@ -628,7 +628,8 @@ class Bench:
             floor_p50 = statistics.median(self.floor_round_trip) * 1000
             report.line(
                 "One job at a time, publish → succeeded (the job's wake-up on Redis), "
-                f"{len(self.round_trip)} jobs: p50 {p50:.1f} ms, max {max(self.round_trip) * 1000:.1f} ms; bare publish → result "
+                f"{len(self.round_trip)} jobs: p50 {p50:.1f} ms, max {max(self.round_trip) * 1000:.1f} ms; "
+                "bare publish → result "
                 f"round trip p50 {floor_p50:.1f} ms; ratio {p50 / floor_p50:.1f}."
             )
         for d in self.drains:
