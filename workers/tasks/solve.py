@@ -161,7 +161,7 @@ def _run(task: Any, *, job: Job, task_id: str) -> None:
         return
     if not _record(
         lambda: job_mark_succeeded(
-            job_id=job_id,
+            job=job,
             task_id=task_id,
             result=answer_result(answer.text),
             model=answer.model,
