@@ -57,6 +57,8 @@ CPU_JOBS = int(600 * SCALE)
 ROUND_TRIPS = int(40 * SCALE) or 1
 # (latency ms, in flight, jobs): about 5 and 3 "waves" of the pool.
 IO_SCENARIOS = [(1000, 200, int(1000 * SCALE)), (5000, 1000, int(3000 * SCALE))]
+# Which parts to run (all by default): cpu, 200, 1000, rt (round trips).
+PARTS = set(os.environ.get("BENCH_WORKER_PARTS", "cpu,200,1000,rt").split(","))
 # A drain stops waiting this long past its ideal time (jobs / rate).
 SLACK_S = 90.0
 READY_TIMEOUT_S = 60.0
@@ -413,13 +415,17 @@ class Bench:
         from workers.celery import app
 
         self.worker_settings = " ".join(_worker_options({**self.env, "WORKER_CONCURRENCY": "32"}))
-        self._drain(Drain("provider at 0 ms, CPU per job", 0, 32, 1, CPU_JOBS))
+        if "cpu" in PARTS:
+            self._drain(Drain("provider at 0 ms, CPU per job", 0, 32, 1, CPU_JOBS))
         for latency_ms, in_flight, jobs in IO_SCENARIOS:
+            if str(in_flight) not in PARTS:
+                continue
             for accounts in (1, ACCOUNTS):
                 self._drain(
                     Drain(f"{latency_ms} ms, {in_flight} in flight", latency_ms, in_flight, accounts, jobs)
                 )
-        self._round_trips(app)
+        if "rt" in PARTS:
+            self._round_trips(app)
 
     def _drain(self, drain: Drain) -> None:
         from django.db.models import Max, Min

@@ -78,6 +78,9 @@ def _renew(claims: list[tuple[str, str]]) -> None:
         logger.warning("could not renew the leases of %d running job(s)", len(claims), exc_info=True)
         connection.close()
         return
+    # With DATABASE_POOL, back to the pool until the next renewal (a
+    # persistent connection, CONN_MAX_AGE > 0, is kept).
+    close_old_connections()
     if renewed < len(claims):
         # Taken back (the lease ran out during a database outage), canceled
         # or finished: those runs' outcomes will be discarded.
