@@ -385,8 +385,12 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
-CELERY_TASK_SEND_SENT_EVENT = True
-CELERY_WORKER_SEND_TASK_EVENTS = True
+# Task events feed Flower's task list: three messages to the broker per task
+# (sent, started, succeeded). CELERY_TASK_EVENTS=0 saves them on a busy host;
+# Flower then shows the workers but no tasks.
+_task_events = env_bool("CELERY_TASK_EVENTS", True)
+CELERY_TASK_SEND_SENT_EVENT = _task_events
+CELERY_WORKER_SEND_TASK_EVENTS = _task_events
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers an unacknowledged message after the visibility timeout; it
 # must be longer than any task (and any retry countdown) or tasks run twice.
