@@ -68,6 +68,7 @@ def job_wait_for_user(*, user: User, job_id: UUID | str, seconds: float) -> Job:
     with the job as it is, when the user already holds
     JOB_MAX_CONCURRENT_WAITS waiting requests or Redis is unreachable."""
     from api.notifications import JobFinishedSubscription, wait_slot
+    from config.database import connection_release
 
     job = job_get_for_user(user=user, job_id=job_id)
     if seconds <= 0 or job.is_terminal:
@@ -80,6 +81,7 @@ def job_wait_for_user(*, user: User, job_id: UUID | str, seconds: float) -> Job:
                 job = job_get_for_user(user=user, job_id=job_id)
                 if job.is_terminal:
                     return job
+                connection_release()
                 subscription.wait(seconds)
     except redis.RedisError as exc:
         # One line, no traceback: an outage under load would bury the log.

@@ -261,10 +261,12 @@ def _job_create(
     return job
 
 
-def _finished(job_id: UUID | str, event_type: str) -> Job:
+def _finished(job_id: UUID | str, event_type: str, *, job: Job | None = None) -> Job:
     """Inside the transition's transaction: announce it to webhooks and, after
-    commit, wake up requests waiting on the job."""
-    job = Job.objects.select_related("user").get(pk=job_id)
+    commit, wake up requests waiting on the job. `job`: the row as the
+    transition left it, when the caller has it (no need to read it again)."""
+    if job is None:
+        job = Job.objects.select_related("user").get(pk=job_id)
     events.job_event_publish(job=job, event_type=event_type)
     transaction.on_commit(lambda: job_finished_notify(job_id), robust=True)
     return job
@@ -300,7 +302,9 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
         )
         if not claimed:
             return None
-        job = Job.objects.select_related("user").get(pk=job_id)
+        # With the account's webhook settings, which every event of this run
+        # reads (webhook_deliveries_create_for_event): one query per run.
+        job = Job.objects.select_related("user__webhooks").get(pk=job_id)
         if job.started_at == now:
             # First start only: a retry or a redelivery is not news.
             events.job_event_publish(job=job, event_type=events.STARTED)
@@ -324,7 +328,7 @@ def job_leases_renew(*, claims: list[tuple[str, str]]) -> int:
 
 def job_mark_succeeded(
     *,
-    job_id: UUID | str,
+    job: Job,
     task_id: str,
     result: dict[str, Any],
     model: str,
@@ -333,33 +337,42 @@ def job_mark_succeeded(
     output_tokens: int,
 ) -> bool:
     """Store the answer and bill it, in one transaction: the job is succeeded
-    and billed, or neither. False: the run lost its claim (canceled, or taken
-    over), and its answer is discarded unbilled."""
+    and billed, or neither. `job` is the row as job_mark_running returned it;
+    it is brought up to date here rather than read again. False: the run lost
+    its claim (canceled, or taken over), and its answer is discarded
+    unbilled."""
     now = timezone.now()
+    outcome = {
+        "status": Job.Status.SUCCEEDED,
+        # Who answered: the model's name, or "local".
+        "model": model,
+        "result": result,
+        "error_code": "",
+        "error_message": "",
+        "completed_at": now,
+        "updated_at": now,
+    }
     with transaction.atomic():
-        updated = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker_task_id=task_id).update(
-            status=Job.Status.SUCCEEDED,
-            # Who answered: the model's name, or "local".
-            model=model,
-            result=result,
-            error_code="",
-            error_message="",
-            completed_at=now,
-            updated_at=now,
+        updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, worker_task_id=task_id).update(
+            **outcome
         )
         if not updated:
             return False
+        # The claim held, so nobody else changed the row meanwhile (but the
+        # lease renewals, which no reader shows).
+        for name, value in outcome.items():
+            setattr(job, name, value)
         # Billed before the event is recorded, so the event's payload shows
         # the usage just as GET /api/v1/jobs/{id} does.
-        usage_record_create(
-            job=Job.objects.get(pk=job_id),
+        job.usage = usage_record_create(
+            job=job,
             model=model,
             input_tokens=input_tokens,
             cached_tokens=cached_tokens,
             output_tokens=output_tokens,
             completed_at=now,
         )
-        _finished(job_id, events.SUCCEEDED)
+        _finished(job.pk, events.SUCCEEDED, job=job)
     return True
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,15 @@ def _run_one(name: str, out: Path) -> None:
     out.write_text(json.dumps({"title": report.title, "lines": report.lines}))
 
 
+def _replace_section(text: str, section: str, title: str) -> str:
+    """`text` with its `## title` section (up to the next `## `) replaced by
+    `section`, or with `section` appended."""
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    if pattern.search(text):
+        return pattern.sub(lambda _: section, text, count=1)
+    return text.rstrip("\n") + "\n\n" + section
+
+
 def _machine() -> list[str]:
     return [
         f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
@@ -62,7 +72,7 @@ def _machine() -> list[str]:
 
 def main(only: list[str]) -> int:
     modules = sorted(p.stem for p in BENCH_DIR.glob("bench_*.py") if not only or p.stem in only)
-    sections: list[str] = []
+    sections: list[tuple[str, str]] = []
     failed = False
     for name in modules:
         print(f"== {name}", flush=True)
@@ -76,28 +86,36 @@ def main(only: list[str]) -> int:
             )
             if proc.returncode == 0 and out.exists():
                 data = json.loads(out.read_text())
-                sections += [f"## {data['title']}", "", *data["lines"], ""]
+                title, lines = data["title"], data["lines"]
             else:
                 failed = True
-                failure = f"Failed (exit status {proc.returncode}); see the console."
-                sections += [f"## {name}", "", failure, ""]
-        sections.append(f"_({name} took {time.monotonic() - started:.1f} s in all, setup included.)_")
-        sections.append("")
+                # The title the module would have used is not known; a later
+                # successful run replaces this section by the module's name.
+                title, lines = name, [f"Failed (exit status {proc.returncode}); see the console."]
+        took = f"_({name} took {time.monotonic() - started:.1f} s in all, setup included.)_"
+        sections.append((title, "\n".join([f"## {title}", "", *lines, "", took, "", ""])))
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-    REPORT.write_text(
-        "\n".join(
-            [
-                "# Benchmarks",
-                "",
-                f"Written by `make bench` (bench/run.py) on {stamp} UTC.",
-                "",
-                *_machine(),
-                "- database: as each section says",
-                "",
-                *sections,
-            ]
-        )
+    header = "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            f"Written by `make bench` (bench/run.py); last run {stamp} UTC.",
+            "",
+            *_machine(),
+            "- database: as each section says",
+            "",
+            "",
+        ]
     )
+    if only and REPORT.exists():
+        # Some modules only: their sections are replaced, the others kept.
+        text = REPORT.read_text()
+        text = header + text[text.index("## ") :] if "## " in text else header
+    else:
+        text = header
+    for title, section in sections:
+        text = _replace_section(text, section, title)
+    REPORT.write_text(text)
     print(f"wrote {REPORT}")
     return 1 if failed else 0
 

@@ -39,29 +39,39 @@ def usage_record_create(
     marks the job succeeded; the one-to-one on `job` makes a second record for
     the same job fail, so a job is never billed twice.
 
-    The record joins the period of the month the job completed in. That
-    period's row stays locked (SELECT ... FOR UPDATE) until the job's
-    transaction commits, and the roll closes periods with an UPDATE, which
-    needs the same row lock: a close either waits for this record to commit
+    The record joins the period of the month the job completed in, read with
+    a KEY SHARE lock (PostgreSQL) held until the job's transaction commits.
+    Any number of job transactions hold it at once, and it does not stop the
+    UPDATEs of the running totals, so one account's successes never queue
+    behind each other. The roll locks the periods it closes FOR UPDATE,
+    which conflicts with it: a close either waits for this record to commit
     (and then counts it) or has already committed, in which case we see the
     period closed here and bill the record in the account's current period
-    instead. Either way no record escapes a period's frozen totals."""
+    instead. Either way no record escapes a period's frozen totals.
+
+    The period's running totals (what an open period shows to date) are
+    added after the commit, in a statement of its own: an UPDATE inside this
+    transaction would hold the row until the commit, and every success of
+    the account would wait for it. The roll recomputes the totals from the
+    records when it closes the period, so a total missed by a worker that
+    died between the two is exact again at close.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("usage_record_create must run inside the job's success transaction")
     cost = job_cost(
         model=model, input_tokens=input_tokens, cached_tokens=cached_tokens, output_tokens=output_tokens
     )
-    period = _locked_period(user_id=job.user_id, at=completed_at)
-    if period.status != Status.OPEN:
+    period_id, status = _shared_period(user_id=job.user_id, at=completed_at)
+    if status != Status.OPEN:
         # Committed after its month was closed (a transaction that straddled
         # the roll): a late charge, billed in the period open now.
-        period = _locked_period(user_id=job.user_id, at=timezone.now())
-        if period.status != Status.OPEN:
+        period_id, status = _shared_period(user_id=job.user_id, at=timezone.now())
+        if status != Status.OPEN:
             raise RuntimeError(f"no open billing period for user {job.user_id} to bill job {job.pk} in")
     record = UsageRecord.objects.create(
         job=job,
         user_id=job.user_id,
-        period=period,
+        period_id=period_id,
         model=model,
         input_tokens=input_tokens,
         cached_tokens=cached_tokens,
@@ -73,27 +83,45 @@ def usage_record_create(
         cost_micros=cost.total_micros,
         created_at=completed_at,
     )
-    # Running totals, so an open period shows its amount to date; the roll
-    # recomputes them from the records when it closes the period.
-    BillingPeriod.objects.filter(pk=period.pk).update(
-        jobs_count=F("jobs_count") + 1,
-        input_tokens=F("input_tokens") + input_tokens,
-        cached_tokens=F("cached_tokens") + cached_tokens,
-        output_tokens=F("output_tokens") + output_tokens,
-        amount_micros=F("amount_micros") + cost.total_micros,
-    )
+
+    def add_to_running_totals() -> None:
+        # Only while the period is open: once closed, its totals are the
+        # roll's sums of the records, this one included.
+        BillingPeriod.objects.filter(pk=period_id, status=Status.OPEN).update(
+            jobs_count=F("jobs_count") + 1,
+            input_tokens=F("input_tokens") + input_tokens,
+            cached_tokens=F("cached_tokens") + cached_tokens,
+            output_tokens=F("output_tokens") + output_tokens,
+            amount_micros=F("amount_micros") + cost.total_micros,
+        )
+
+    transaction.on_commit(add_to_running_totals, robust=True)
     return record
 
 
-def _locked_period(*, user_id: int, at: datetime) -> BillingPeriod:
-    """The account's period for the month of `at`, created if missing, locked
-    until the caller's transaction ends. (A period created here for a month
-    that has already ended is closed, with this record, by the next roll.)"""
+def _shared_period(*, user_id: int, at: datetime) -> tuple[int, str]:
+    """The ID and status of the account's period for the month of `at`,
+    created if missing, KEY SHARE-locked until the caller's transaction ends
+    (SQLite runs one writer at a time and needs no lock). A period created
+    here for a month that has already ended is closed, with this record, by
+    the next roll."""
     starts_at, ends_at = month_bounds(at)
-    period, _ = BillingPeriod.objects.select_for_update().get_or_create(
-        user_id=user_id, starts_at=starts_at, defaults={"ends_at": ends_at}
-    )
-    return period
+    table = BillingPeriod._meta.db_table
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    sql = f"SELECT id, status FROM {table} WHERE user_id = %s AND starts_at = %s{lock}"  # noqa: S608
+    params = [user_id, connection.ops.adapt_datetimefield_value(starts_at)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            # Normally opened by the roll; a concurrent creation is the
+            # constraint's conflict, ignored, and the row read again.
+            BillingPeriod.objects.bulk_create(
+                [BillingPeriod(user_id=user_id, starts_at=starts_at, ends_at=ends_at)], ignore_conflicts=True
+            )
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    return int(row[0]), str(row[1])
 
 
 @dataclass(frozen=True)
@@ -108,9 +136,10 @@ def periods_roll(*, now: datetime) -> RollResult:
     every active account. Four statements, whatever the number of accounts:
 
     1. close: `open` periods that ended by `now` become `closed`, due
-       BILLING_DUE_DAYS later, totals zeroed. The UPDATE takes each row's
-       lock, so it waits for any job transaction still adding a record to
-       that period (see usage_record_create);
+       BILLING_DUE_DAYS later, totals zeroed. The rows are locked FOR UPDATE
+       first, which waits for any job transaction still adding a record to
+       one of them (each holds its period FOR KEY SHARE, which the UPDATE
+       alone would not wait for; see usage_record_create);
     2. freeze totals: one aggregate over the usage records of the periods
        just closed. A new statement, so (in READ COMMITTED) it sees every
        record whose transaction step 1 waited for;
@@ -127,6 +156,7 @@ def periods_roll(*, now: datetime) -> RollResult:
     starts_at, ends_at = month_bounds(now)
     with transaction.atomic():
         _one_at_a_time(_ROLL_LOCK)
+        _lock_ended_periods(now=now)
         closed = BillingPeriod.objects.filter(status=Status.OPEN, ends_at__lte=now).update(
             status=Status.CLOSED,
             closed_at=now,
@@ -151,6 +181,18 @@ def _one_at_a_time(key: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def _lock_ended_periods(*, now: datetime) -> None:
+    if connection.vendor != "postgresql":
+        return  # SQLite: one writer at a time
+    sql = f"""
+        SELECT count(*) FROM (
+            SELECT id FROM {BillingPeriod._meta.db_table} WHERE status = %s AND ends_at <= %s FOR UPDATE
+        ) AS locked
+    """  # noqa: S608 (table name from the model, values as parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Status.OPEN.value, connection.ops.adapt_datetimefield_value(now)])
 
 
 def _freeze_totals(*, closed_at: datetime) -> None:

@@ -100,12 +100,40 @@ TEMPLATES = [
 # BEGIN (no deadlock on lock upgrade), and the busy timeout waits for it.
 # https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-notes
 
+#
+# On PostgreSQL, each process keeps a pool of connections (psycopg_pool) of at
+# most DATABASE_POOL_MAX_SIZE, whatever its number of threads: a thread holds
+# a connection only while it queries (the solve task gives it back during the
+# call to the model), so one web host and one worker host need a few dozen
+# connections, not one per thread. A thread finding the pool empty waits up
+# to DATABASE_POOL_TIMEOUT_S. Pooling needs CONN_MAX_AGE=0 (the pool keeps
+# the connections); DATABASE_POOL=0 turns it off, and CONN_MAX_AGE applies.
+# https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
+
 DATABASE_URL = env_str("DATABASE_URL")
-CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
+DATABASE_POOL = env_bool("DATABASE_POOL", True)
+DATABASE_POOL_MIN_SIZE = env_int("DATABASE_POOL_MIN_SIZE", 2)
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 10)
+DATABASE_POOL_TIMEOUT_S = env_int("DATABASE_POOL_TIMEOUT_S", 30)
+CONN_MAX_AGE = env_int("CONN_MAX_AGE", 0 if DATABASE_POOL else 60)
 if DATABASE_URL:
     DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=not DATABASE_POOL
+        )
     }
+    if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        if CONN_MAX_AGE:
+            raise ImproperlyConfigured(
+                "CONN_MAX_AGE must be 0 with DATABASE_POOL (the pool keeps connections)"
+            )
+        if not 0 < DATABASE_POOL_MIN_SIZE <= DATABASE_POOL_MAX_SIZE:
+            raise ImproperlyConfigured("DATABASE_POOL_MIN_SIZE must be between 1 and DATABASE_POOL_MAX_SIZE")
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": DATABASE_POOL_MIN_SIZE,
+            "max_size": DATABASE_POOL_MAX_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT_S,
+        }
 else:
     SQLITE_PATH = Path(env_str("SQLITE_PATH", str(BASE_DIR / "var" / "db.sqlite3")))
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
@@ -357,11 +385,13 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
-# Flower follows tasks from their workers' events (received, started, ...).
-# The extra "sent" event would cost every publish, so every submission, one
-# more Redis round trip carrying a copy of the message; on for debugging.
+# Task events feed Flower's task list (received, started, succeeded, ...):
+# CELERY_TASK_EVENTS=0 saves those messages on a busy host, and Flower then
+# shows the workers but no tasks. The extra "sent" event would cost every
+# publish, so every submission, one more Redis round trip carrying a copy of
+# the message: off unless CELERY_TASK_SEND_SENT_EVENT=1 (debugging).
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_TASK_EVENTS", True)
 CELERY_TASK_SEND_SENT_EVENT = env_bool("CELERY_TASK_SEND_SENT_EVENT", default=False)
-CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers an unacknowledged message after the visibility timeout; it
 # must be longer than any task (and any retry countdown) or tasks run twice.

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
 from api.services import job_leases_renew
+from config.database import connection_release
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ def _renew(claims: list[tuple[str, str]]) -> None:
         logger.warning("could not renew the leases of %d running job(s)", len(claims), exc_info=True)
         connection.close()
         return
+    # With DATABASE_POOL, back to the pool until the next renewal.
+    connection_release()
     if renewed < len(claims):
         # Taken back (the lease ran out during a database outage), canceled
         # or finished: those runs' outcomes will be discarded.

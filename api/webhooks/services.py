@@ -117,10 +117,19 @@ def _target(job: Job) -> tuple[str, list[str]] | None:
     events, or else the account's default URL with the events of both."""
     if job.webhook_url:
         return job.webhook_url, list(job.webhook_events or [])
-    account = WebhookAccount.objects.filter(user_id=job.user_id).first()
+    account = _account(job)
     if account is None or not account.default_url or account.default_url_disabled_at is not None:
         return None
     return account.default_url, sorted({*(job.webhook_events or []), *(account.default_events or [])})
+
+
+def _account(job: Job) -> WebhookAccount | None:
+    """The job's account's webhook settings: read with the job when it was
+    claimed (job_mark_running), else now."""
+    if Job.user.is_cached(job) and User.webhooks.is_cached(job.user):
+        # None when the join found no settings.
+        return getattr(job.user, "webhooks", None)
+    return WebhookAccount.objects.filter(user_id=job.user_id).first()
 
 
 def _lease_until(now: datetime) -> datetime:

@@ -4,21 +4,11 @@ they are."""
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 
 from bench.faults import suite
-from bench.run import REPORT, Report
-
-
-def _replace_section(text: str, section: str, title: str) -> str:
-    """`text` with its `## title` section (up to the next `## `) replaced by
-    `section`, or with `section` appended."""
-    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        return pattern.sub(lambda _: section, text, count=1)
-    return text.rstrip("\n") + "\n\n" + section
+from bench.run import REPORT, Report, _replace_section
 
 
 def main() -> int:

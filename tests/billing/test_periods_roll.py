@@ -156,9 +156,9 @@ def test_it_takes_the_same_handful_of_queries_for_any_number_of_accounts(
 ):
     _many_accounts_with_february_usage(accounts)
 
-    # 4 statements, plus the savepoint around them (and the advisory lock on
-    # PostgreSQL).
-    with django_assert_max_num_queries(7):
+    # 4 statements, plus the savepoint around them (and, on PostgreSQL, the
+    # advisory lock and the row locks of the periods to close).
+    with django_assert_max_num_queries(8):
         result = periods_roll(now=at("2024-03-01 00:05:00"))
 
     assert (result.closed, result.opened) == (accounts, accounts)

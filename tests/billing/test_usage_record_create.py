@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from freezegun import freeze_time
 
 from api.models import Job
@@ -18,11 +20,20 @@ def test_it_bills_the_job_in_the_period_of_the_month_it_completed_in(alice):
     assert (period.starts_at, period.ends_at) == (at("2024-02-01 00:00:00"), at("2024-03-01 00:00:00"))
 
 
-def test_it_keeps_running_totals_on_the_open_period(alice):
-    first = make_usage(alice, completed_at=at("2024-05-02 10:00:00"), input_tokens=100, output_tokens=10)
-    second = make_usage(
-        alice, completed_at=at("2024-05-03 10:00:00"), input_tokens=200, cached_tokens=50, output_tokens=20
-    )
+def test_it_keeps_running_totals_on_the_open_period_once_the_job_commits(
+    alice, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = make_usage(alice, completed_at=at("2024-05-02 10:00:00"), input_tokens=100, output_tokens=10)
+    assert BillingPeriod.objects.get(pk=first.period_id).jobs_count == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        second = make_usage(
+            alice,
+            completed_at=at("2024-05-03 10:00:00"),
+            input_tokens=200,
+            cached_tokens=50,
+            output_tokens=20,
+        )
 
     period = BillingPeriod.objects.get(pk=first.period_id)
     assert second.period_id == period.pk
@@ -46,8 +57,9 @@ def test_it_keeps_the_prices_the_job_was_charged_at(alice, settings):
     assert str(before.output_price_per_million) == "4.000000"
 
 
-def test_it_bills_a_job_only_once(alice):
-    record = make_usage(alice, completed_at=at("2024-05-02 10:00:00"))
+def test_it_bills_a_job_only_once(alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        record = make_usage(alice, completed_at=at("2024-05-02 10:00:00"))
 
     with pytest.raises(IntegrityError), transaction.atomic():
         usage_record_create(
@@ -60,6 +72,67 @@ def test_it_bills_a_job_only_once(alice):
         )
     assert UsageRecord.objects.filter(job=record.job).count() == 1
     assert BillingPeriod.objects.get(pk=record.period_id).jobs_count == 1
+
+
+def test_running_totals_are_not_added_to_a_period_closed_before_they_were(
+    alice, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        record = make_usage(alice, completed_at=at("2024-05-02 10:00:00"), input_tokens=100)
+    # The roll closed May between the job's commit and its running totals.
+    BillingPeriod.objects.filter(pk=record.period_id).update(
+        status="closed",
+        closed_at=at("2024-06-01 00:00:00"),
+        due_at=at("2024-06-15 00:00:00"),
+        jobs_count=1,
+        input_tokens=100,
+    )
+    for callback in callbacks:
+        callback()
+    period = BillingPeriod.objects.get(pk=record.period_id)
+    assert (period.jobs_count, period.input_tokens) == (1, 100)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite's IMMEDIATE transactions run writers one at a time; the race needs PostgreSQL",
+)
+def test_one_accounts_successes_do_not_wait_for_each_other(alice):
+    """A success transaction of the account stays open; another one of the
+    same account bills its job and commits meanwhile."""
+    make_period(alice, month="2024-05")
+    first_billed = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def first_job() -> None:
+        try:
+            with transaction.atomic():
+                make_usage(alice, completed_at=at("2024-05-02 10:00:00"), input_tokens=100)
+                first_billed.set()
+                release.wait(30)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_job)
+    thread.start()
+    try:
+        assert first_billed.wait(30)
+        with connection.cursor() as cursor:
+            # Would wait for the first transaction (and fail) if it held the period's row.
+            cursor.execute("SET lock_timeout = '2s'")
+        second = make_usage(alice, completed_at=at("2024-05-03 10:00:00"), input_tokens=200)
+    finally:
+        release.set()
+        thread.join()
+    assert errors == []
+    period = BillingPeriod.objects.get(pk=second.period_id)
+    assert UsageRecord.objects.filter(period=period).count() == 2
+    # Both running totals were added after their commits.
+    assert (period.jobs_count, period.input_tokens) == (2, 300)
 
 
 @pytest.mark.django_db(transaction=True)

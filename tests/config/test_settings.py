@@ -59,6 +59,42 @@ def test_database_url_selects_postgresql() -> None:
     assert json.loads(result.stdout) == "django.db.backends.postgresql"
 
 
+def test_postgresql_connections_come_from_a_bounded_pool() -> None:
+    url = "postgres://u:p@db.example:5432/imagesolve"
+    result = _settings(
+        {"DJANGO_DEBUG": "1", "DATABASE_URL": url, "DATABASE_POOL_MAX_SIZE": "12"},
+        "[s.DATABASES['default']['CONN_MAX_AGE'], s.DATABASES['default']['OPTIONS']['pool']]",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [0, {"min_size": 2, "max_size": 12, "timeout": 30}]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CONN_MAX_AGE": "60"}, "CONN_MAX_AGE must be 0 with DATABASE_POOL"),
+        (
+            {"DATABASE_POOL_MAX_SIZE": "1"},
+            "DATABASE_POOL_MIN_SIZE must be between 1 and DATABASE_POOL_MAX_SIZE",
+        ),
+    ],
+    ids=["persistent-connections", "min-above-max"],
+)
+def test_it_refuses_a_pool_it_cannot_keep(env: dict[str, str], message: str) -> None:
+    result = _settings({"DJANGO_DEBUG": "1", "DATABASE_URL": "postgres://u:p@db.example:5432/x", **env})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_without_the_pool_connections_persist_as_before() -> None:
+    result = _settings(
+        {"DJANGO_DEBUG": "1", "DATABASE_URL": "postgres://u:p@db.example:5432/x", "DATABASE_POOL": "0"},
+        "[s.DATABASES['default']['CONN_MAX_AGE'], 'pool' in s.DATABASES['default'].get('OPTIONS', {})]",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [60, False]
+
+
 def test_without_database_url_sqlite_is_tuned_for_concurrent_writers(tmp_path) -> None:
     result = _settings(
         {"DJANGO_DEBUG": "1", "SQLITE_PATH": str(tmp_path / "db.sqlite3")},

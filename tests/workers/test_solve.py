@@ -321,3 +321,22 @@ def test_a_retry_the_broker_cannot_take_waits_in_the_database(
     with django_capture_on_commit_callbacks() as published:
         assert requeue_stale_jobs_task() == 1
     assert len(published) == 1
+
+
+def test_a_run_takes_five_statements_and_reads_the_job_once(
+    alice, settings, django_assert_max_num_queries
+) -> None:
+    """Claim (UPDATE, then one SELECT of the job with its account's webhook
+    settings), success (UPDATE, the period's ID, the usage INSERT); the
+    period's running totals are added after commit. Plus two savepoints per
+    transaction here, inside the test's transaction."""
+    settings.SOLVER = "mock"
+    settings.MOCK_PROVIDER_LATENCY_MS = 0
+    # The first job of the month opens the account's period (as the roll does).
+    solve_job_task.apply(args=(str(make_job(alice).id),))
+    job = make_job(alice)
+    with django_assert_max_num_queries(5 + 4):
+        solve_job_task.apply(args=(str(job.id),))
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED
+    assert UsageRecord.objects.filter(job=job).count() == 1

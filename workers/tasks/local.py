@@ -71,7 +71,7 @@ def solve_local_task(self: Any, job_id: str) -> None:
         )
         raise
     if not job_mark_succeeded(
-        job_id=job_id,
+        job=job,
         task_id=task_id,
         result=answer_result(answer.text),
         model=answer.model,

@@ -20,6 +20,7 @@ from django.utils import timezone
 from api.images import ALLOWED_FORMATS
 from api.models import Job
 from api.services import job_mark_failed, job_mark_retrying, job_mark_running, job_mark_succeeded
+from config.database import connection_release
 from workers import leases
 from workers.providers import ProviderError, SolveRequest, answer_result, provider_get
 from workers.providers.base import DEFAULT_PROMPT
@@ -150,7 +151,10 @@ def _run(task: Any, *, job: Job, task_id: str) -> None:
         )
         return
     try:
-        answer = provider_get().solve(_solve_request(job))
+        request = _solve_request(job)
+        # Seconds with no query: the connection goes back to the pool meanwhile.
+        connection_release()
+        answer = provider_get().solve(request)
     except ProviderError as exc:
         if exc.retryable and job.attempts < settings.JOB_MAX_ATTEMPTS:
             _retry_later(task, job=job, task_id=task_id, exc=exc)
@@ -161,7 +165,7 @@ def _run(task: Any, *, job: Job, task_id: str) -> None:
         return
     if not _record(
         lambda: job_mark_succeeded(
-            job_id=job_id,
+            job=job,
             task_id=task_id,
             result=answer_result(answer.text),
             model=answer.model,
