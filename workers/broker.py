@@ -24,8 +24,11 @@ they carry are taken back sooner by their leases (see workers/leases.py).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from queue import Empty
+from typing import Any
 
+from celery import Celery
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
@@ -52,6 +55,25 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+
+def queues_empty(app: Celery, names: Iterable[str]) -> bool:
+    """Whether no message waits in any of the queues `names` (Redis or
+    RabbitMQ). A broker that cannot be asked is not taken for empty."""
+    with app.connection_for_read() as connection:
+        try:
+            return all(_waiting(connection, name) == 0 for name in names)
+        except connection.connection_errors:
+            logger.warning("could not read the length of the queues %s", ", ".join(names))
+            return False
+
+
+def _waiting(connection: Any, name: str) -> int:
+    with connection.channel() as channel:
+        try:
+            return int(channel.queue_declare(queue=name, passive=True).message_count)
+        except connection.channel_errors:
+            return 0  # never declared: nothing waits in it
 
 
 def install() -> None:

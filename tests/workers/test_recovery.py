@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from api.models import Job
+from api.services import jobs_requeue_stale
 from billing.models import UsageRecord
 from tests.api.helpers import make_job
 from workers.tasks.recovery import (
@@ -144,3 +145,32 @@ def test_a_recovered_job_keeps_its_request_id(alice, monkeypatch, django_capture
     with django_capture_on_commit_callbacks(execute=True):
         assert recover_expired_jobs_task() == {"requeued": 1, "failed": 0}
     assert [task["headers"] for task in sent] == [{"request_id": "req-submit-0002"}]
+
+
+def test_a_never_claimed_job_is_published_again_soon_when_no_message_waits_for_it(
+    alice, settings, django_capture_on_commit_callbacks
+) -> None:
+    """Its message was lost (say, received by a worker killed before it
+    claimed the job): with the broker's queues empty nothing will bring it."""
+    idle = timezone.now() - timedelta(seconds=settings.JOB_REQUEUE_IDLE_AFTER_S + 5)
+    lost = make_job(alice, published_at=idle)
+    make_job(alice)  # published a moment ago: its message may still be on its way
+    with django_capture_on_commit_callbacks() as published:
+        # Messages are waiting: the job may be among them.
+        assert jobs_requeue_stale(queues_empty=False) == 0
+        assert jobs_requeue_stale(queues_empty=True) == 1
+        assert jobs_requeue_stale(queues_empty=True) == 0
+    assert len(published) == 1
+    lost.refresh_from_db()
+    assert lost.published_at is not None and lost.published_at > idle
+
+
+def test_a_job_waiting_for_its_retry_waits_even_when_the_queues_are_empty(
+    alice, settings, django_capture_on_commit_callbacks
+) -> None:
+    # A retry due in 200 s keeps that time in published_at (job_mark_retrying).
+    retry_at = timezone.now() + timedelta(seconds=200)
+    make_job(alice, attempts=1, published_at=retry_at - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S))
+    with django_capture_on_commit_callbacks() as published:
+        assert jobs_requeue_stale(queues_empty=True) == 0
+    assert published == []
