@@ -499,26 +499,23 @@ def job_rerun(*, job: Job) -> bool:
     return bool(updated)
 
 
-def jobs_requeue_stale(
-    *, now: datetime | None = None, batch: int = 500, queues_empty: bool = False
-) -> int:
+def jobs_requeue_stale(*, now: datetime | None = None, batch: int = 500, queues_empty: bool = False) -> int:
     """Publish again the jobs still queued long after they were published (a
     lost broker message, a publish that failed after commit). With
-    `queues_empty` (the broker holds no message for any job) a job that was
-    never claimed is given only JOB_REQUEUE_IDLE_AFTER_S: its message is not
-    waiting behind others, so it was lost, e.g. received by a worker that was
-    killed before it claimed the job. (Only never-claimed jobs: a job waiting
-    for a retry keeps its retry time in published_at.) Returns how many were
+    `queues_empty` (the broker holds no message for any job) a job that is
+    not waiting for a retry is given only JOB_REQUEUE_IDLE_AFTER_S: its
+    message is not waiting behind others, so it was lost, e.g. received by a
+    worker that was killed before it claimed the job. (A job waiting for a
+    retry keeps its retry time in published_at and the error that caused it
+    in error_code; job_mark_retrying sets both.) Returns how many were
     published."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
     due = Q(published_at__lt=cutoff)
     if queues_empty:
         idle_cutoff = now - timedelta(seconds=settings.JOB_REQUEUE_IDLE_AFTER_S)
-        due |= Q(attempts=0, published_at__lt=idle_cutoff)
-    stale = list(
-        Job.objects.filter(due, status=Job.Status.QUEUED).values_list("pk", "request_id")[:batch]
-    )
+        due |= Q(error_code="", published_at__lt=idle_cutoff)
+    stale = list(Job.objects.filter(due, status=Job.Status.QUEUED).values_list("pk", "request_id")[:batch])
     published = 0
     for job_id, request_id in stale:
         with transaction.atomic():

@@ -551,9 +551,9 @@ JOB_RETRY_MAX_DELAY_S = env_int("JOB_RETRY_MAX_DELAY_S", 120)
 JOB_RETRY_AFTER_MAX_S = env_int("JOB_RETRY_AFTER_MAX_S", 3600)
 # A queued job not picked up this long after publishing is published again.
 JOB_REQUEUE_AFTER_S = env_int("JOB_REQUEUE_AFTER_S", 300)
-# ... or this long, for a job never claimed, when the broker's job queues are
-# empty: its message is not waiting behind others, it was lost (a worker died
-# between receiving it and claiming the job).
+# ... or this long, for a job not waiting for a retry, when the broker's job
+# queues are empty: its message is not waiting behind others, it was lost (a
+# worker died between receiving it and claiming the job).
 JOB_REQUEUE_IDLE_AFTER_S = env_int("JOB_REQUEUE_IDLE_AFTER_S", 30)
 # A running job past its claim + this is taken back (it hangs). The
 # worker's thread pool enforces no Celery time limit: a run is bounded by the

@@ -147,22 +147,25 @@ def test_a_recovered_job_keeps_its_request_id(alice, monkeypatch, django_capture
     assert [task["headers"] for task in sent] == [{"request_id": "req-submit-0002"}]
 
 
-def test_a_never_claimed_job_is_published_again_soon_when_no_message_waits_for_it(
+def test_a_queued_job_is_published_again_soon_when_no_message_waits_for_it(
     alice, settings, django_capture_on_commit_callbacks
 ) -> None:
     """Its message was lost (say, received by a worker killed before it
     claimed the job): with the broker's queues empty nothing will bring it."""
     idle = timezone.now() - timedelta(seconds=settings.JOB_REQUEUE_IDLE_AFTER_S + 5)
     lost = make_job(alice, published_at=idle)
+    # Taken back from a dead worker, then its new message lost the same way.
+    recovered = make_job(alice, attempts=1, published_at=idle)
     make_job(alice)  # published a moment ago: its message may still be on its way
     with django_capture_on_commit_callbacks() as published:
         # Messages are waiting: the job may be among them.
         assert jobs_requeue_stale(queues_empty=False) == 0
-        assert jobs_requeue_stale(queues_empty=True) == 1
+        assert jobs_requeue_stale(queues_empty=True) == 2
         assert jobs_requeue_stale(queues_empty=True) == 0
-    assert len(published) == 1
-    lost.refresh_from_db()
-    assert lost.published_at is not None and lost.published_at > idle
+    assert len(published) == 2
+    for job in (lost, recovered):
+        job.refresh_from_db()
+        assert job.published_at is not None and job.published_at > idle
 
 
 def test_a_job_waiting_for_its_retry_waits_even_when_the_queues_are_empty(
@@ -170,7 +173,12 @@ def test_a_job_waiting_for_its_retry_waits_even_when_the_queues_are_empty(
 ) -> None:
     # A retry due in 200 s keeps that time in published_at (job_mark_retrying).
     retry_at = timezone.now() + timedelta(seconds=200)
-    make_job(alice, attempts=1, published_at=retry_at - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S))
+    make_job(
+        alice,
+        attempts=1,
+        error_code="rate_limited",
+        published_at=retry_at - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S),
+    )
     with django_capture_on_commit_callbacks() as published:
         assert jobs_requeue_stale(queues_empty=True) == 0
     assert published == []
