@@ -106,7 +106,8 @@ TEMPLATES = [
 # a connection only while it queries (the solve task gives it back during the
 # call to the model), so one web host and one worker host need a few dozen
 # connections, not one per thread. A thread finding the pool empty waits up
-# to DATABASE_POOL_TIMEOUT_S. Pooling needs CONN_MAX_AGE=0 (the pool keeps
+# to DATABASE_POOL_TIMEOUT_S; short, because it is also how long a request
+# waits while PostgreSQL is down before it answers 503. Pooling needs CONN_MAX_AGE=0 (the pool keeps
 # the connections); DATABASE_POOL=0 turns it off, and CONN_MAX_AGE applies.
 # https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
 
@@ -114,7 +115,7 @@ DATABASE_URL = env_str("DATABASE_URL")
 DATABASE_POOL = env_bool("DATABASE_POOL", True)
 DATABASE_POOL_MIN_SIZE = env_int("DATABASE_POOL_MIN_SIZE", 2)
 DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 10)
-DATABASE_POOL_TIMEOUT_S = env_int("DATABASE_POOL_TIMEOUT_S", 30)
+DATABASE_POOL_TIMEOUT_S = env_int("DATABASE_POOL_TIMEOUT_S", 5)
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 0 if DATABASE_POOL else 60)
 if DATABASE_URL:
     DATABASES = {

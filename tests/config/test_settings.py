@@ -66,7 +66,7 @@ def test_postgresql_connections_come_from_a_bounded_pool() -> None:
         "[s.DATABASES['default']['CONN_MAX_AGE'], s.DATABASES['default']['OPTIONS']['pool']]",
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [0, {"min_size": 2, "max_size": 12, "timeout": 30}]
+    assert json.loads(result.stdout) == [0, {"min_size": 2, "max_size": 12, "timeout": 5}]
 
 
 @pytest.mark.parametrize(
