@@ -1,5 +1,6 @@
-"""kombu's Redis transport with one repair: a worker survives its broker
-going away while it has tasks in flight.
+"""The broker, as the workers use it: kombu's Redis transport with one
+repair, so a worker survives its broker going away while it has tasks in
+flight; and `queues_empty`, the queue lengths the requeue task asks for.
 
 When the Redis broker disappears, Celery's consumer (5.7) first
 `collect()`s the broken connection and then `close()`s it again. kombu's
