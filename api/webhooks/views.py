@@ -20,6 +20,7 @@ from api.webhooks.services import (
     webhook_secret_rotate,
     webhook_settings_update,
 )
+from config.parsers import JSONParser
 
 
 class _SecretOutputSerializer(serializers.Serializer):
@@ -54,6 +55,9 @@ class WebhookSecretRotateApi(APIView):
 
 
 class WebhookSettingsApi(APIView):
+    # JSON only: an empty form body would otherwise read as "change nothing".
+    parser_classes = [JSONParser]
+
     class InputSerializer(serializers.Serializer):
         default_url = serializers.CharField(
             max_length=2048,

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.test import override_settings
 
+from tests.problems import assert_problem
+
 PROBLEM = "application/problem+json"
 
 
@@ -110,3 +112,9 @@ def test_a_refused_url_changes_nothing(alice_client) -> None:
     settings_now = alice_client.get("/api/v1/webhooks/settings").json()
     assert settings_now["default_url"] == "http://93.184.215.14/hook"
     assert settings_now["default_events"] == ["completed"]
+
+
+def test_a_form_body_is_refused_as_unsupported(alice_client) -> None:
+    # An empty multipart body once read as "change nothing" and answered 200.
+    response = alice_client.patch("/api/v1/webhooks/settings", {}, format="multipart")
+    assert_problem(response, 415, "unsupported-media-type")
