@@ -395,6 +395,20 @@ def job_mark_failed(*, job_id: UUID | str, code: str, message: str, task_id: str
     return True
 
 
+def job_mark_failed_internally(*, job_id: UUID | str, task_id: str) -> bool:
+    """A run hit a bug or a broken dependency (no price for the model,
+    storage): retrying would do the same again, and leaving the job running
+    would let recovery do just that. The job fails now, if the run still
+    holds it; the client sees `internal_error`, never the exception."""
+    logger.exception("job %s failed with an unexpected error", job_id)
+    return job_mark_failed(
+        job_id=job_id,
+        task_id=task_id,
+        code="internal_error",
+        message="The job failed because of an internal error.",
+    )
+
+
 def job_mark_retrying(
     *,
     job_id: UUID | str,

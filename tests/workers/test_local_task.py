@@ -121,3 +121,16 @@ def test_jobs_are_published_to_the_queue_of_the_solver(
         job_publish(job_id=job.id)
     assert [m["name"] for m in sent] == [task_name]
     assert app.amqp.router.route({}, task_name)["queue"].name == queue
+
+
+def test_a_bug_in_the_solver_fails_the_job_as_internal_error_unbilled(alice, settings, monkeypatch) -> None:
+    settings.SOLVER = "local"
+
+    def broken(self, request):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("workers.tasks.local.LocalProvider.solve", broken)
+    job = _run(_job_showing(alice, "2x + 3 = 11"))
+    assert (job.status, job.error_code) == (Job.Status.FAILED, "internal_error")
+    assert "a bug" not in job.error_message
+    assert not UsageRecord.objects.filter(job=job).exists()

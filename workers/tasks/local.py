@@ -15,7 +15,13 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from api.services import job_hand_off_to_model, job_mark_failed, job_mark_running, job_mark_succeeded
+from api.services import (
+    job_hand_off_to_model,
+    job_mark_failed,
+    job_mark_failed_internally,
+    job_mark_running,
+    job_mark_succeeded,
+)
 from workers import leases
 from workers.providers import ProviderError, answer_result
 from workers.providers.local import TIMED_OUT, LocalProvider
@@ -62,13 +68,7 @@ def solve_local_task(self: Any, job_id: str) -> None:
         _cannot_answer(job_id=job_id, task_id=task_id, error=exc)
         return
     except Exception:
-        logger.exception("job %s failed with an unexpected error", job_id)
-        job_mark_failed(
-            job_id=job_id,
-            task_id=task_id,
-            code="internal_error",
-            message="The job failed because of an internal error.",
-        )
+        job_mark_failed_internally(job_id=job_id, task_id=task_id)
         raise
     if not job_mark_succeeded(
         job=job,

@@ -19,7 +19,13 @@ from django.utils import timezone
 
 from api.images import ALLOWED_FORMATS
 from api.models import Job
-from api.services import job_mark_failed, job_mark_retrying, job_mark_running, job_mark_succeeded
+from api.services import (
+    job_mark_failed,
+    job_mark_failed_internally,
+    job_mark_retrying,
+    job_mark_running,
+    job_mark_succeeded,
+)
 from config.database import connection_release
 from workers import leases
 from workers.providers import ProviderError, SolveRequest, answer_result, provider_get
@@ -97,17 +103,7 @@ def solve_job_task(self: Any, job_id: str) -> None:
         logger.exception("job %s: database unavailable; left to recovery", job_id)
         raise
     except Exception:
-        # A bug or a broken dependency (no price for the model, storage):
-        # retrying would call the model again for the same outcome, and
-        # leaving the job running would let recovery do just that. The job
-        # fails now, if this run still holds it.
-        logger.exception("job %s failed with an unexpected error", job_id)
-        job_mark_failed(
-            job_id=job_id,
-            task_id=task_id,
-            code="internal_error",
-            message="The job failed because of an internal error.",
-        )
+        job_mark_failed_internally(job_id=job_id, task_id=task_id)
         # Celery records the failure (Flower, task events); the message is
         # acknowledged, never redelivered.
         raise
