@@ -195,3 +195,23 @@ def test_a_claim_while_the_database_is_down_is_tried_again_later(alice, monkeypa
     solve_job_task.apply(args=(str(job.pk),))
     assert countdowns == [solve.DATABASE_RETRY_S]
     assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
+
+
+def test_the_local_task_also_claims_again_later_while_the_database_is_down(alice, monkeypatch) -> None:
+    from workers.tasks.local import solve_local_task
+
+    def database_down(**kwargs):
+        raise OperationalError("could not connect to server")
+
+    countdowns = []
+
+    def fake_retry(*, countdown, exc, **_):
+        countdowns.append(countdown)
+        return Retry(exc=exc, when=countdown)
+
+    monkeypatch.setattr(solve, "job_mark_running", database_down)
+    monkeypatch.setattr(solve_local_task, "retry", fake_retry)
+    job = make_job(alice)
+    solve_local_task.apply(args=(str(job.pk),))
+    assert countdowns == [solve.DATABASE_RETRY_S]
+    assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED

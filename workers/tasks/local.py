@@ -19,7 +19,6 @@ from api.services import (
     job_hand_off_to_model,
     job_mark_failed,
     job_mark_failed_internally,
-    job_mark_running,
     job_mark_succeeded,
 )
 from workers import leases
@@ -28,6 +27,7 @@ from workers.providers.local import TIMED_OUT, LocalProvider
 
 # The job's image and fields as the solve task reads them.
 from workers.tasks.solve import _solve_request as solve_request
+from workers.tasks.solve import claim
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +45,13 @@ HARD_TIME_LIMIT_S = SOFT_TIME_LIMIT_S + 10
     ignore_result=True,
     soft_time_limit=SOFT_TIME_LIMIT_S,
     time_limit=HARD_TIME_LIMIT_S,
+    # Retried only to claim through a database outage, as the solve task.
+    max_retries=None,
 )
 def solve_local_task(self: Any, job_id: str) -> None:
     task_id: str = self.request.id
-    job = job_mark_running(job_id=job_id, task_id=task_id)
+    job = claim(self, job_id=job_id)
     if job is None:
-        logger.info("job %s is not ours to run; skipped", job_id)
         return
     try:
         # The lease is renewed while OCR and SymPy run, so recovery never

@@ -69,6 +69,22 @@ def _solve_request(job: Job) -> SolveRequest:
     )
 
 
+def claim(task: Any, *, job_id: str) -> Job | None:
+    """Claim the job for this run (solve and local tasks). None: finished,
+    canceled, or held by another live run, so there is nothing to do. While
+    the database is unreachable (restarting?) nothing is claimed and the
+    task tries again in DATABASE_RETRY_S; Celery's Django fixup drops the
+    broken connection after the task."""
+    try:
+        job = job_mark_running(job_id=job_id, task_id=task.request.id)
+    except DatabaseError as exc:
+        logger.warning("job %s: database unavailable, claiming again in %ss", job_id, DATABASE_RETRY_S)
+        raise task.retry(countdown=DATABASE_RETRY_S, exc=exc) from exc
+    if job is None:
+        logger.info("job %s is not ours to run; skipped", job_id)
+    return job
+
+
 @shared_task(
     bind=True,
     name="workers.tasks.solve.solve_job_task",
@@ -78,16 +94,8 @@ def _solve_request(job: Job) -> SolveRequest:
 )
 def solve_job_task(self: Any, job_id: str) -> None:
     task_id: str = self.request.id
-    try:
-        job = job_mark_running(job_id=job_id, task_id=task_id)
-    except DatabaseError as exc:
-        # The database is unreachable (restarting?): nothing was claimed.
-        # Celery's Django fixup drops the broken connection after the task.
-        logger.warning("job %s: database unavailable, claiming again in %ss", job_id, DATABASE_RETRY_S)
-        raise self.retry(countdown=DATABASE_RETRY_S, exc=exc) from exc
+    job = claim(self, job_id=job_id)
     if job is None:
-        # Finished, canceled, or held by another live run: nothing to do.
-        logger.info("job %s is not ours to run; skipped", job_id)
         return
     try:
         with leases.held(job_id=job_id, task_id=task_id):
