@@ -143,20 +143,25 @@ def test_more_multipart_files_than_allowed_is_a_problem(alice_client) -> None:
     assert_problem(response, 400, "too-many-fields")
 
 
-def test_more_urlencoded_fields_than_allowed_is_a_problem(alice_client) -> None:
+def test_more_urlencoded_fields_than_allowed_is_a_problem(alice) -> None:
     body = "&".join(f"f{i}=x" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
-    response = alice_client.generic(
-        "PATCH", "/api/v1/webhooks/settings", body, content_type="application/x-www-form-urlencoded"
+    # Token creation (a session endpoint) takes the default parsers, form included.
+    browser = APIClient()
+    browser.force_login(alice)
+    response = browser.generic(
+        "POST", "/api/v1/accounts/tokens", body, content_type="application/x-www-form-urlencoded"
     )
     assert_problem(response, 400, "too-many-fields")
 
 
-def test_a_form_body_over_the_size_limit_is_a_problem(alice_client, settings) -> None:
+def test_a_form_body_over_the_size_limit_is_a_problem(alice, settings) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
-    response = alice_client.generic(
-        "PATCH",
-        "/api/v1/webhooks/settings",
-        "default_url=" + "x" * 2000,
+    browser = APIClient()
+    browser.force_login(alice)
+    response = browser.generic(
+        "POST",
+        "/api/v1/accounts/tokens",
+        "name=" + "x" * 2000,
         content_type="application/x-www-form-urlencoded",
     )
     assert_problem(response, 413, "request-too-large")
