@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -82,6 +83,12 @@ class Job(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     # Last time the solve task was published (re-published for stuck jobs).
     published_at = models.DateTimeField(null=True, blank=True)
+
+    # Not columns: the account's webhook settings (a WebhookAccount, or None
+    # for an account without any), when whoever loaded the job read them with
+    # it. job_mark_running does, so the events of a run cost no further read.
+    webhook_account_loaded = False
+    webhook_account: Any = None
 
     class Meta:
         ordering = ["-created_at", "-id"]

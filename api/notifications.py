@@ -19,14 +19,13 @@ logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
-def _pool() -> redis.ConnectionPool:
-    return redis.ConnectionPool.from_url(
+def _client() -> redis.Redis:
+    # One client per process (thread-safe over its pool): building one per
+    # call cost more than the PUBLISH it sends.
+    pool = redis.ConnectionPool.from_url(
         settings.REDIS_URL, max_connections=settings.JOB_WAIT_REDIS_MAX_CONNECTIONS
     )
-
-
-def _client() -> redis.Redis:
-    return redis.Redis(connection_pool=_pool())
+    return redis.Redis(connection_pool=pool)
 
 
 def _channel(job_id: UUID | str) -> str:

@@ -22,7 +22,6 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -31,8 +30,10 @@ from api.images import ValidatedImage, image_validate
 from api.models import Job
 from api.notifications import job_finished_notify
 from api.selectors import job_in_flight_count
+from api.webhooks.services import webhook_account_read
 from billing.selectors import overdue_period_for_user
 from billing.services import usage_record_create
+from config import rows
 from config.problems import Problem
 
 logger = logging.getLogger(__name__)
@@ -283,28 +284,51 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
     the worker renews while the run lasts (`job_leases_renew`). A queued job
     can be claimed; so can a running one whose claimant is this same message
     (redelivered because its worker died: RabbitMQ does so at once) or whose
-    lease or deadline ran out. None: the job is not ours to run."""
+    lease or deadline ran out. None: the job is not ours to run.
+
+    One statement claims and reads the row, one more reads the account's
+    webhook settings for the run's events (config/rows.py: this runs once
+    per job, where the ORM's query building cost more than the queries)."""
     now = timezone.now()
+    q = rows.quote
+    at = connection.ops.adapt_datetimefield_value
+    running, queued = Job.Status.RUNNING.value, Job.Status.QUEUED.value
+    # The WHERE clause is _lost_its_worker's rule with the two claimable states.
+    sql = (
+        f"UPDATE {rows.table(Job)} SET {q('status')} = %s,"  # noqa: S608  (names from the model)
+        f" {q('started_at')} = COALESCE({q('started_at')}, %s), {q('deadline_at')} = %s,"
+        f" {q('lease_expires_at')} = %s, {q('attempts')} = {q('attempts')} + 1,"
+        f" {q('worker_task_id')} = %s, {q('updated_at')} = %s"
+        f" WHERE {q('id')} = %s AND ({q('status')} = %s"
+        f" OR ({q('status')} = %s AND {q('worker_task_id')} = %s)"
+        f" OR ({q('status')} = %s AND ({q('lease_expires_at')} < %s OR {q('deadline_at')} < %s)))"
+        f" RETURNING {rows.columns(Job)}"
+    )
+    params = [
+        running,
+        at(now),
+        at(now + timedelta(seconds=settings.JOB_RUN_DEADLINE_S)),
+        at(now + timedelta(seconds=settings.JOB_LEASE_S)),
+        task_id,
+        at(now),
+        rows.prep(Job, "id", job_id),
+        queued,
+        running,
+        task_id,
+        running,
+        at(now),
+        at(now),
+    ]
     with transaction.atomic():
-        claimed = Job.objects.filter(
-            Q(status=Job.Status.QUEUED)
-            | Q(status=Job.Status.RUNNING, worker_task_id=task_id)
-            | _lost_its_worker(now),
-            pk=job_id,
-        ).update(
-            status=Job.Status.RUNNING,
-            started_at=Coalesce(F("started_at"), now),
-            deadline_at=now + timedelta(seconds=settings.JOB_RUN_DEADLINE_S),
-            lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_S),
-            attempts=F("attempts") + 1,
-            worker_task_id=task_id,
-            updated_at=now,
-        )
-        if not claimed:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
             return None
-        # With the account's webhook settings, which every event of this run
-        # reads (webhook_deliveries_create_for_event): one query per run.
-        job = Job.objects.select_related("user__webhooks").get(pk=job_id)
+        job = rows.instance(Job, row)
+        # Every event of this run reads them (webhook_deliveries_create_for_event).
+        job.webhook_account = webhook_account_read(user_id=job.user_id)
+        job.webhook_account_loaded = True
         if job.started_at == now:
             # First start only: a retry or a redelivery is not news.
             events.job_event_publish(job=job, event_type=events.STARTED)
@@ -352,10 +376,19 @@ def job_mark_succeeded(
         "completed_at": now,
         "updated_at": now,
     }
+    q = rows.quote
+    sql = (
+        f"UPDATE {rows.table(Job)} SET "  # noqa: S608  (names from the model)
+        + ", ".join(f"{rows.column(Job, name)} = %s" for name in outcome)
+        + f" WHERE {q('id')} = %s AND {q('status')} = %s AND {q('worker_task_id')} = %s"
+    )
+    params = [rows.prep(Job, name, value) for name, value in outcome.items()]
+    params += [rows.prep(Job, "id", job.pk), Job.Status.RUNNING.value, task_id]
     with transaction.atomic():
-        updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, worker_task_id=task_id).update(
-            **outcome
-        )
+        # A cursor, not the ORM: once per job (config/rows.py).
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            updated = cursor.rowcount
         if not updated:
             return False
         # The claim held, so nobody else changed the row meanwhile (but the

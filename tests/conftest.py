@@ -41,12 +41,12 @@ def private_redis(settings: Any) -> Iterator[PrivateRedis]:
     server = PrivateRedis().start()
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
     settings.REDIS_URL = server.url
-    api.notifications._pool.cache_clear()
+    api.notifications._client.cache_clear()
     try:
         yield server
     finally:
         server.cleanup()
-        api.notifications._pool.cache_clear()
+        api.notifications._client.cache_clear()
 
 
 @pytest.fixture

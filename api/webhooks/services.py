@@ -20,14 +20,14 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -38,6 +38,7 @@ from api.webhooks import sender
 from api.webhooks.models import WebhookAccount, WebhookAttempt, WebhookDelivery
 from api.webhooks.signing import USER_AGENT, secret_generate, signed_headers
 from api.webhooks.validation import url_for_log, validate_webhook_url, webhook_target_resolve
+from config import rows
 from config.problems import Problem
 
 logger = logging.getLogger(__name__)
@@ -124,12 +125,25 @@ def _target(job: Job) -> tuple[str, list[str]] | None:
 
 
 def _account(job: Job) -> WebhookAccount | None:
-    """The job's account's webhook settings: read with the job when it was
-    claimed (job_mark_running), else now."""
+    """The job's account's webhook settings: as loaded with the job (by
+    job_mark_running, or select_related of its user), else read now."""
+    if job.webhook_account_loaded:
+        return cast("WebhookAccount | None", job.webhook_account)
     if Job.user.is_cached(job) and User.webhooks.is_cached(job.user):
         # None when the join found no settings.
         return getattr(job.user, "webhooks", None)
-    return WebhookAccount.objects.filter(user_id=job.user_id).first()
+    return webhook_account_read(user_id=job.user_id)
+
+
+def webhook_account_read(*, user_id: int) -> WebhookAccount | None:
+    """The account's webhook settings, None if it has none. Read for the
+    events of every job, so through a cursor (config/rows.py)."""
+    table, user_column = rows.table(WebhookAccount), rows.column(WebhookAccount, "user")
+    sql = f"SELECT {rows.columns(WebhookAccount)} FROM {table} WHERE {user_column} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id])
+        row = cursor.fetchone()
+    return None if row is None else rows.instance(WebhookAccount, row)
 
 
 def _lease_until(now: datetime) -> datetime:

@@ -1,0 +1,99 @@
+"""Model rows read and written in plain SQL, for the worker's per-job path
+only: there the ORM's query building cost several times the round trip it
+prepares (on the bench machine a primary-key read took ~1 ms of CPU through
+the ORM, 0.3 ms through a cursor; bench/report.md). Values go through the
+fields' own adaptation (`get_db_prep_save`) and conversion (the backend's
+and the field's converters, as the ORM applies them), so one SQL text
+serves PostgreSQL and SQLite. Everything else keeps using the ORM."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import connection
+from django.db.models import Field, Model
+
+M = TypeVar("M", bound=Model)
+
+Converter = Callable[[Any, Any, Any], Any]
+
+
+def quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def table(model: type[Model]) -> str:
+    return quote(model._meta.db_table)
+
+
+def field(model: type[Model], name: str) -> Field[Any, Any]:
+    found = model._meta.get_field(name)
+    assert isinstance(found, Field)  # noqa: S101  (concrete fields only)
+    return found
+
+
+def column(model: type[Model], name: str) -> str:
+    """The quoted column of the field `name`."""
+    return _quoted(field(model, name))
+
+
+def _quoted(f: Any) -> str:
+    return quote(f.column)
+
+
+def prep(model: type[Model], name: str, value: Any) -> Any:
+    """`value` as the database takes it for the field `name`."""
+    return field(model, name).get_db_prep_save(value, connection)
+
+
+@cache
+def _select_list(model: type[Model], vendor: str) -> str:
+    return ", ".join(_quoted(f) for f in model._meta.concrete_fields)
+
+
+def columns(model: type[Model]) -> str:
+    """Every concrete column of `model`, in the order `instance` reads them."""
+    return _select_list(model, connection.vendor)
+
+
+@cache
+def _converters(model: type[Model], vendor: str) -> tuple[tuple[Any, tuple[Converter, ...]], ...]:
+    out = []
+    for f in model._meta.concrete_fields:
+        column = f.get_col(model._meta.db_table)
+        out.append(
+            (column, tuple(connection.ops.get_db_converters(column) + f.get_db_converters(connection)))
+        )
+    return tuple(out)
+
+
+def instance(model: type[M], row: Sequence[Any]) -> M:
+    """The model instance for a row of `columns(model)`, as the ORM builds it."""
+    values = []
+    for value, (column, converters) in zip(row, _converters(model, connection.vendor), strict=True):
+        for convert in converters:
+            value = convert(value, column, connection)
+        values.append(value)
+    return model.from_db(connection.alias, [], values)
+
+
+def insert(obj: M) -> M:
+    """INSERT `obj` (a new instance) and set its primary key from the row."""
+    meta = type(obj)._meta
+    fields = [f for f in meta.local_concrete_fields if not (f.primary_key and f.db_returning)]
+    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608  (names from the model)
+        table(type(obj)),
+        ", ".join(_quoted(f) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+        _quoted(meta.pk),
+    )
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (pk,) = cursor.fetchone()
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj
