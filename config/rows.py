@@ -49,13 +49,20 @@ def prep(model: type[Model], name: str, value: Any) -> Any:
 
 
 @cache
-def _select_list(model: type[Model], vendor: str) -> str:
-    return ", ".join(_quoted(f) for f in model._meta.concrete_fields)
+def _select_list(model: type[Model], vendor: str, alias: str) -> str:
+    prefix = f"{quote(alias)}." if alias else ""
+    return ", ".join(prefix + _quoted(f) for f in model._meta.concrete_fields)
 
 
-def columns(model: type[Model]) -> str:
-    """Every concrete column of `model`, in the order `instance` reads them."""
-    return _select_list(model, connection.vendor)
+def columns(model: type[Model], alias: str = "") -> str:
+    """Every concrete column of `model` (qualified by the table alias, if
+    given), in the order `instance` reads them."""
+    return _select_list(model, connection.vendor, alias)
+
+
+def width(model: type[Model]) -> int:
+    """How many values of a row `columns(model)` selects."""
+    return len(model._meta.concrete_fields)
 
 
 @cache
