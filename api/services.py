@@ -248,7 +248,8 @@ def _job_create(
             # all pass the in-flight cap at once.
             _user_lock(user.pk)
             _check_in_flight(user)
-            job.save(force_insert=True)
+            # On every submission: a cursor, not the ORM (config/rows.py).
+            rows.insert(job)
             job_publish(job_id=job.id, request_id=request_id)
     except IntegrityError:
         job.image.delete(save=False)

@@ -87,20 +87,23 @@ def instance(model: type[M], row: Sequence[Any]) -> M:
 
 
 def insert(obj: M) -> M:
-    """INSERT `obj` (a new instance) and set its primary key from the row."""
+    """INSERT `obj` (a new instance); a primary key the database assigns
+    (an auto field) is set from the row."""
     meta = type(obj)._meta
-    fields = [f for f in meta.local_concrete_fields if not (f.primary_key and f.db_returning)]
-    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608  (names from the model)
+    assigned = meta.pk.db_returning
+    fields = [f for f in meta.local_concrete_fields if not (f.primary_key and assigned)]
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608  (names from the model)
         table(type(obj)),
         ", ".join(_quoted(f) for f in fields),
         ", ".join(["%s"] * len(fields)),
-        _quoted(meta.pk),
     )
+    if assigned:
+        sql += f" RETURNING {_quoted(meta.pk)}"
     params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        (pk,) = cursor.fetchone()
-    obj.pk = pk
+        if assigned:
+            (obj.pk,) = cursor.fetchone()
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj
