@@ -50,6 +50,10 @@ class Channel(kombu_redis.Channel):
                 "acknowledged come back after the visibility timeout"
             )
             self.closed = True
+            if self._qos is not None:
+                # Nor at exit: the QoS would try to restore them then, to a
+                # broker that may still be away.
+                self._qos._on_collect.cancel()  # type: ignore[attr-defined]
             return
         super().close()
 
