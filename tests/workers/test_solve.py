@@ -326,8 +326,8 @@ def test_a_retry_the_broker_cannot_take_waits_in_the_database(
 def test_a_run_takes_five_statements_and_reads_the_job_once(
     alice, settings, django_assert_max_num_queries
 ) -> None:
-    """Claim (UPDATE, then one SELECT of the job with its account's webhook
-    settings), success (UPDATE, the period's ID, the usage INSERT); the
+    """Claim (UPDATE ... RETURNING the job, then one SELECT of the account's
+    webhook settings), success (UPDATE, the period's ID, the usage INSERT); the
     period's running totals are added after commit. Plus two savepoints per
     transaction here, inside the test's transaction."""
     settings.SOLVER = "mock"

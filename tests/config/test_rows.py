@@ -1,0 +1,68 @@
+"""config/rows.py reads and writes rows as the ORM would, on whichever
+database the suite runs (PostgreSQL or SQLite)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from api.models import Job
+from billing.models import UsageRecord
+from config import rows
+from tests.api.helpers import make_job
+
+pytestmark = pytest.mark.django_db
+
+
+def _read(job_id: object) -> Job:
+    sql = f"SELECT {rows.columns(Job)} FROM {rows.table(Job)} WHERE {rows.column(Job, 'id')} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [rows.prep(Job, "id", job_id)])
+        return rows.instance(Job, cursor.fetchone())
+
+
+def _values(job: Job) -> dict[str, object]:
+    return {f.attname: getattr(job, f.attname) for f in Job._meta.concrete_fields}
+
+
+def test_a_row_read_through_a_cursor_equals_the_orms(alice) -> None:
+    job = make_job(
+        alice,
+        status=Job.Status.SUCCEEDED,
+        metadata={"order": "42", "note": "ü"},
+        webhook_events=["completed", "started"],
+        result={"text": "x = 4", "final_answer": "4", "latex": None},
+        started_at=timezone.now() - timedelta(seconds=3),
+        completed_at=timezone.now(),
+    )
+
+    read = _read(job.pk)
+
+    assert _values(read) == _values(Job.objects.get(pk=job.pk))
+    assert not read._state.adding
+
+
+def test_an_inserted_row_reads_back_the_same_and_gets_its_key(alice) -> None:
+    job = Job(user=alice, model="gpt-4o-mini", metadata={"a": "b"}, created_at=timezone.now())
+    rows.insert(job)
+    assert _values(Job.objects.get(pk=job.pk)) == _values(job)
+
+    other = make_job(alice, status=Job.Status.SUCCEEDED)
+    from billing.services import _shared_period
+
+    with transaction.atomic():
+        period_id, _ = _shared_period(user_id=alice.pk, at=timezone.now())
+        record = rows.insert(
+            UsageRecord(job=other, user=alice, period_id=period_id, model="gpt-4o-mini", input_tokens=7)
+        )
+    assert isinstance(record.pk, int)
+    assert UsageRecord.objects.get(pk=record.pk).input_tokens == 7
+
+
+def test_a_constraint_violation_is_djangos_integrity_error(alice) -> None:
+    job = make_job(alice)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows.insert(Job(id=job.pk, user=alice, model="gpt-4o-mini"))
