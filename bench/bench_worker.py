@@ -27,6 +27,7 @@ a free port and stopped by PID at the end."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -201,10 +202,12 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": 3600},
     broker_pool_limit=int(os.environ.get("FLOOR_POOL_LIMIT", "50")),
 )
-EXPECT = int(os.environ.get("FLOOR_EXPECT", "0"))
 OUT = os.environ.get("FLOOR_OUT", "")
 _lock = threading.Lock()
-_done = [0]
+# This process's tasks: how many ended, the first's start and the last's end.
+# A thread writes them to OUT.<pid> ten times a second (off the tasks' path);
+# the bench adds up the files of all the floor's processes.
+_state = {"done": 0, "first": None, "last": None}
 
 
 @app.task(name="floor.noop", ignore_result=True)
@@ -224,18 +227,34 @@ def echo(value):
 
 @signals.task_prerun.connect
 def _first(**_):
-    if OUT and not os.path.exists(OUT + ".first"):
-        with open(OUT + ".first", "w") as f:
-            f.write(repr(time.time()))
+    if _state["first"] is None:
+        _state["first"] = time.time()
 
 
 @signals.task_postrun.connect
 def _last(**_):
     with _lock:
-        _done[0] += 1
-        if OUT and _done[0] == EXPECT:
-            with open(OUT + ".last", "w") as f:
-                f.write(repr(time.time()))
+        _state["done"] += 1
+        _state["last"] = time.time()
+
+
+def _report():
+    path = f"{OUT}.{os.getpid()}"
+    while True:
+        time.sleep(0.1)
+        with _lock:
+            if _state["first"] is None:
+                continue
+            line = f"{_state['done']} {_state['first']!r} {_state['last']!r}"
+        with open(path + ".tmp", "w") as f:
+            f.write(line)
+        os.replace(path + ".tmp", path)
+
+
+@signals.worker_ready.connect
+def _start_reporting(**_):
+    if OUT:
+        threading.Thread(target=_report, daemon=True).start()
 '''
 
 
@@ -361,53 +380,57 @@ class Bench:
                 app.send_task(SOLVE_TASK_NAME, args=[str(job.pk)], producer=producer)
         return [str(job.pk) for job in jobs]
 
-    def _worker(self, *, latency_ms: int, in_flight: int, queue: str) -> tuple[Process, str]:
-        """bin/worker on the idle queue, as the Procfile runs the solve worker;
-        the pool and concurrency are bin/worker's for `in_flight`."""
+    def _worker(self, *, latency_ms: int, in_flight: int, queue: str) -> tuple[Process, list[str]]:
+        """bin/worker on the idle queue, as the Procfile runs the solve worker:
+        its WORKER_PROCESSES processes, with `in_flight` threads in all."""
         name = f"bench{uuid.uuid4().hex[:6]}"
+        processes = _worker_processes(self.env)
         env = {
             **self.env,
             "WORKER_QUEUES": IDLE_QUEUE,
             "WORKER_NAME": name,
             "MOCK_PROVIDER_LATENCY_MS": str(latency_ms),
-            "WORKER_CONCURRENCY": str(in_flight),
+            "WORKER_CONCURRENCY": str(-(-in_flight // processes)),
         }
         process = Process([str(ROOT / "bin" / "worker")], env, self.tmp / f"{name}.log")
-        return process, f"{name}@{socket.gethostname()}"
+        return process, _hostnames(name, processes)
 
-    def _floor_worker(self, *, in_flight: int, expect: int, out: Path) -> tuple[Process, str]:
-        """The floor app with the same pool and concurrency as bin/worker."""
+    def _floor_worker(self, *, in_flight: int, out: Path) -> tuple[Process, list[str]]:
+        """The floor app with the same processes, pool and concurrency as
+        bin/worker."""
         name = f"floor{uuid.uuid4().hex[:6]}"
-        env = {
-            **self.floor_env,
-            "FLOOR_EXPECT": str(expect),
-            "FLOOR_OUT": str(out),
-            "WORKER_CONCURRENCY": str(in_flight),
-        }
+        processes = _worker_processes(self.env)
+        env = {**self.floor_env, "FLOOR_OUT": str(out), "WORKER_CONCURRENCY": str(-(-in_flight // processes))}
         pool = _worker_options(env)
-        command = [sys.executable, "-m", "celery", "-A", "floorapp", "worker", "-Q", IDLE_QUEUE, *pool]
-        command += [
-            "--hostname",
-            f"{name}@%h",
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-        process = Process(command, env, self.tmp / f"{name}.log", cwd=self.tmp / "floor")
-        return process, f"{name}@{socket.gethostname()}"
+        commands = []
+        for hostname in _hostnames(name, processes):
+            command = [sys.executable, "-m", "celery", "-A", "floorapp", "worker", "-Q", IDLE_QUEUE, *pool]
+            command += [
+                "--hostname",
+                hostname,
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+            commands.append(" ".join(shlex.quote(part) for part in command) + " &")
+        # One session for them all: stopped together by the group's PID.
+        script = "\n".join([*commands, "wait"])
+        process = Process(["bash", "-c", script], env, self.tmp / f"{name}.log", cwd=self.tmp / "floor")
+        return process, _hostnames(name, processes)
 
-    def _start_consuming(self, app: Any, process: Process, hostname: str, queue: str) -> float:
-        """Wait until the worker answers, then point it at `queue`; returns
-        the worker's CPU seconds just before."""
+    def _start_consuming(self, app: Any, process: Process, hostnames: list[str], queue: str) -> float:
+        """Wait until every worker answers, then point them at `queue`;
+        returns their CPU seconds just before."""
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while not app.control.ping(destination=[hostname], timeout=1):
+        while len(app.control.ping(destination=hostnames, timeout=1) or []) < len(hostnames):
             if process.popen.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker {hostname} did not start:\n{process.tail()}")
+                raise RuntimeError(f"workers {hostnames} did not start:\n{process.tail()}")
         time.sleep(1)  # let the pool settle (threads started, connections idle)
         cpu = process.cpu_seconds()
-        if not app.control.add_consumer(queue, destination=[hostname], reply=True, timeout=5):
-            raise RuntimeError(f"worker {hostname} did not consume {queue}:\n{process.tail()}")
+        replies = app.control.add_consumer(queue, destination=hostnames, reply=True, timeout=5) or []
+        if len(replies) < len(hostnames):
+            raise RuntimeError(f"workers {hostnames} did not all consume {queue}:\n{process.tail()}")
         return cpu
 
     # Measurements ------------------------------------------------------------------
@@ -415,7 +438,9 @@ class Bench:
     def measure(self) -> None:
         from workers.celery import app
 
-        self.worker_settings = " ".join(_worker_options({**self.env, "WORKER_CONCURRENCY": "32"}))
+        processes = _worker_processes(self.env)
+        options = " ".join(_worker_options({**self.env, "WORKER_CONCURRENCY": str(-(-32 // processes))}))
+        self.worker_settings = f"{processes} process(es), each `{options}`"
         if "cpu" in PARTS:
             self._drain(Drain("provider at 0 ms, CPU per job", 0, 32, 1, CPU_JOBS))
         for latency_ms, in_flight, jobs in IO_SCENARIOS:
@@ -436,9 +461,11 @@ class Bench:
 
         print(f"  {drain.what}, {drain.accounts} account(s): {drain.jobs} jobs", flush=True)
         job_ids = self._queue_jobs(drain.jobs, drain.accounts)
-        worker, hostname = self._worker(latency_ms=drain.latency_ms, in_flight=drain.in_flight, queue="solve")
+        worker, hostnames = self._worker(
+            latency_ms=drain.latency_ms, in_flight=drain.in_flight, queue="solve"
+        )
         try:
-            cpu_before = self._start_consuming(app, worker, hostname, "solve")
+            cpu_before = self._start_consuming(app, worker, hostnames, "solve")
             expected_s = drain.jobs / drain.ideal if drain.ideal else drain.jobs * 0.05
             deadline = time.monotonic() + expected_s * 3 + SLACK_S
             jobs = Job.objects.filter(pk__in=job_ids)
@@ -465,7 +492,7 @@ class Bench:
 
         floor = Celery("floor", broker=self.floor_env["FLOOR_BROKER"])
         out = self.tmp / f"floor-{len(self.drains)}"
-        worker, hostname = self._floor_worker(in_flight=drain.in_flight, expect=drain.jobs, out=out)
+        worker, hostnames = self._floor_worker(in_flight=drain.in_flight, out=out)
         try:
             with floor.producer_or_acquire() as producer:
                 for _ in range(drain.jobs):
@@ -478,17 +505,16 @@ class Bench:
                         )
                     else:
                         floor.send_task("floor.noop", queue=FLOOR_QUEUE, producer=producer)
-            cpu_before = self._start_consuming(floor, worker, hostname, FLOOR_QUEUE)
-            last = Path(f"{out}.last")
+            cpu_before = self._start_consuming(floor, worker, hostnames, FLOOR_QUEUE)
             expected_s = drain.jobs / drain.ideal if drain.ideal else drain.jobs * 0.01
             deadline = time.monotonic() + expected_s * 3 + SLACK_S
-            while not last.exists() and time.monotonic() < deadline:
+            while (progress := _floor_progress(out))[0] < drain.jobs and time.monotonic() < deadline:
                 drain.floor_rss_mb = max(drain.floor_rss_mb, worker.rss_mb())
                 time.sleep(0.2)
             drain.floor_cpu_s = worker.cpu_seconds() - cpu_before
-            if last.exists():
-                first = float(Path(f"{out}.first").read_text())
-                drain.floor_rate = drain.jobs / (float(last.read_text()) - first)
+            done, first, last = progress
+            if done >= drain.jobs:
+                drain.floor_rate = drain.jobs / (last - first)
             else:
                 drain.notes.append(f"the floor drain did not finish:\n{worker.tail(10)}")
         finally:
@@ -505,10 +531,10 @@ class Bench:
         from api.services import SOLVE_TASK_NAME
 
         print("  round trips", flush=True)
-        worker, hostname = self._worker(latency_ms=0, in_flight=32, queue="solve")
+        worker, hostnames = self._worker(latency_ms=0, in_flight=32, queue="solve")
         client = redis.Redis.from_url(self.env["REDIS_URL"])
         try:
-            self._start_consuming(app, worker, hostname, "solve")
+            self._start_consuming(app, worker, hostnames, "solve")
             for _ in range(ROUND_TRIPS + 3):
                 job_id = self._queue_jobs(1, 1, publish=False)[0]
                 pubsub = client.pubsub()
@@ -526,9 +552,9 @@ class Bench:
         floor = Celery(
             "floor", broker=self.floor_env["FLOOR_BROKER"], backend=self.floor_env["FLOOR_BACKEND"]
         )
-        worker, hostname = self._floor_worker(in_flight=32, expect=0, out=self.tmp / "floor-rt")
+        worker, hostnames = self._floor_worker(in_flight=32, out=self.tmp / "floor-rt")
         try:
-            self._start_consuming(floor, worker, hostname, FLOOR_QUEUE)
+            self._start_consuming(floor, worker, hostnames, FLOOR_QUEUE)
             for i in range(ROUND_TRIPS + 3):
                 started = time.perf_counter()
                 floor.send_task("floor.echo", args=[i], queue=FLOOR_QUEUE).get(timeout=10)
@@ -579,8 +605,9 @@ class Bench:
             f"PostgreSQL {pg_version} (database re-created for the run) and a redis-server of the bench's "
             f"own; {cores} cores shared by the worker, PostgreSQL, Redis and the bench (load average at the "
             f"end: {load}). The worker is `bin/worker` as the Procfile's solve worker runs it "
-            f"(at 32 in flight: `{self.worker_settings}`), DJANGO_DEBUG=0, SOLVER=mock. The floor is a "
-            "bare Celery app (acks late, prefetch 1, as the product) with the same pool and concurrency "
+            f"(WORKER_PROCESSES; the in-flight count is split between them; at 32 in flight: "
+            f"{self.worker_settings}), DJANGO_DEBUG=0, SOLVER=mock. The floor is a bare Celery app "
+            "(acks late, prefetch 1, as the product) with the same processes, pool and concurrency "
             "on the same broker."
         )
         report.line()
@@ -644,6 +671,39 @@ class Bench:
                 report.line()
                 report.line(f"- {d.what}, {d.accounts} account(s): {note.splitlines()[0]}")
                 print(note, file=sys.stderr)
+
+
+def _worker_processes(env: dict[str, str]) -> int:
+    """How many worker processes bin/worker runs in `env` (WORKER_PROCESSES)."""
+    out = subprocess.run(
+        [str(ROOT / "bin" / "worker"), "--print-processes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return max(1, int(out.stdout.strip()))
+
+
+def _hostnames(name: str, processes: int) -> list[str]:
+    """The node names bin/worker gives its processes."""
+    host = socket.gethostname()
+    if processes == 1:
+        return [f"{name}@{host}"]
+    return [f"{name}-{i}@{host}" for i in range(1, processes + 1)]
+
+
+def _floor_progress(out: Path) -> tuple[int, float, float]:
+    """Tasks ended, first start, last end, over the floor's processes."""
+    done, first, last = 0, float("inf"), 0.0
+    for path in out.parent.glob(out.name + ".*"):
+        if path.suffix == ".tmp":
+            continue
+        with suppress(OSError, ValueError):
+            count, started, ended = path.read_text().split()
+            done += int(count)
+            first, last = min(first, float(started)), max(last, float(ended))
+    return done, first, last
 
 
 def _worker_options(env: dict[str, str]) -> list[str]:
