@@ -158,6 +158,13 @@ else:
         }
     }
 
+# Requests one web process runs at once (config/admission.py); the others
+# wait their turn, as in a threaded server's accept queue, and a ?wait=N
+# request gives its place back while it waits. As many as the pool has
+# connections, so a running request does not queue on the pool (whose
+# timeout answers 503). 0: no bound.
+WEB_ACTIVE_REQUESTS = env_int("WEB_ACTIVE_REQUESTS", DATABASE_POOL_MAX_SIZE)
+
 # Points a process at another database of the same server (the test suite's
 # worker processes use it to join the test database).
 if env_str("DATABASE_NAME_OVERRIDE"):
