@@ -198,7 +198,7 @@ REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200)
 REDIS_CACHE_URL = env_str("REDIS_CACHE_URL") or (f"{REDIS_URL}?db=1" if EMBEDDED_REDIS else REDIS_URL)
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.RedisCache",
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "imagesolve"),
         # Bounded, so a hung Redis makes requests answer 503 instead of
