@@ -113,9 +113,8 @@ def test_many_waiters_in_one_process_are_each_woken_by_their_jobs_end(live_web) 
 
         # Another client is served while they all wait.
         started = time.monotonic()
-        response = requests.get(
-            f"{url}/api/v1/jobs/{other_job.pk}", headers={"Authorization": f"Bearer {other_token}"}, timeout=10
-        )
+        headers = {"Authorization": f"Bearer {other_token}"}
+        response = requests.get(f"{url}/api/v1/jobs/{other_job.pk}", headers=headers, timeout=10)
         assert response.status_code == 200
         assert time.monotonic() - started < 5
         assert not any(future.done() for future in futures)
