@@ -5,8 +5,9 @@ side by gunicorn with the same settings, driven in turn by wrk on loopback.
 
 For each endpoint: req/s, p50 and p99 (the median of BENCH_WEB_RUNS runs),
 the ratio to its floor, and the SQL queries and Redis round trips of one
-request (counted in-process by bench/web_probe.py). Threaded server settings
-are measured too (submit and GET of one job), for docs/operations.md.
+request (counted in-process by bench/web_probe.py). Threaded and gevent
+server settings are measured too (submit and GET of one job), and bin/web
+itself holding WAITERS `?wait` clients, for docs/operations.md.
 
 Needs wrk (Debian's package; installed with apt-get when run as root, else
 skipped with the reason) and PostgreSQL: BENCH_WEB_DATABASE_URL, default
