@@ -585,9 +585,9 @@ MOCK_PROVIDER_LATENCY_MS = env_int("MOCK_PROVIDER_LATENCY_MS", 800)
 JOB_WAIT_REDIS_MAX_CONNECTIONS = REDIS_MAX_CONNECTIONS
 # ?wait=N requests one user may hold at once (across web hosts); more are
 # answered at once with the job as it is. A waiter costs a connection to a
-# web host, not a thread (bin/web: gevent), and a host holds 1,000 waiters
-# within 100 ms of their jobs' ends (docs/operations.md, "Web sizing"): 50
-# lets 20 accounts fill one host, and keeps one account from taking it.
+# web host, not a thread (bin/web: gevent), and a host holds 1,000 of them
+# (docs/operations.md, "Web sizing"): 50 lets 20 accounts fill one host, and
+# keeps one account from taking it.
 JOB_MAX_CONCURRENT_WAITS = env_int("JOB_MAX_CONCURRENT_WAITS", 50)
 # Requests per token (per user for session logins); DRF rate syntax.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_submit"] = env_str("THROTTLE_SUBMIT_RATE", "120/min")
