@@ -182,17 +182,19 @@ class _Listener:
 
 _listener_lock = threading.Lock()
 _current_listener: _Listener | None = None
+_stopped_at_exit = False
 
 
 def _listener() -> _Listener:
     """This process's listener, started on first use (so after a fork: a
     gunicorn worker starts its own)."""
-    global _current_listener
+    global _current_listener, _stopped_at_exit
     with _listener_lock:
         if _current_listener is None or _current_listener.pid != os.getpid():
-            if _current_listener is None:
+            if not _stopped_at_exit:
                 # Before the interpreter (and the logging it would use) goes.
                 atexit.register(listener_reset)
+                _stopped_at_exit = True
             _current_listener = _Listener()
         return _current_listener
 
