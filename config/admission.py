@@ -33,8 +33,11 @@ class AdmissionLimit:
             # Django renders the body within the call; sending it is not held.
             return self._app(environ, start_response)
         finally:
-            _held.places = None
-            self._places.release()
+            # Not held if it was given back and taking it again was cut
+            # short (a worker stopping kills its greenlets).
+            if getattr(_held, "places", None) is not None:
+                _held.places = None
+                self._places.release()
 
 
 @contextmanager
@@ -46,8 +49,10 @@ def admission_released() -> Iterator[None]:
     if places is None:
         yield
         return
+    _held.places = None
     places.release()
     try:
         yield
     finally:
         places.acquire()
+        _held.places = places
