@@ -79,7 +79,7 @@ def test_no_limit_and_no_place_held_are_no_ops() -> None:
             calls.append("in")
         return [b""]
 
-    assert AdmissionLimit(app, limit=0)({}, None) == [b""]
+    assert AdmissionLimit(app, limit=0)({}, lambda *_: None) == [b""]
     with admission_released():
         calls.append("outside a request")
     assert calls == ["in", "outside a request"]
