@@ -81,17 +81,22 @@ def job_in_flight_count(*, user_id: int, up_to: int | None = None) -> int:
 
 def job_wait_for_user(*, user: User, job_id: UUID | str, seconds: float) -> Job:
     """The job, once it has ended or after `seconds`, whichever comes first.
-    Blocks on a Redis subscription, not on database polling: subscribe, read
-    again (a job that ended before the subscription is seen here), then wait
-    for the notification its terminal transition publishes. Answers at once,
+    Blocks on a Redis subscription, not on database polling: register with
+    this process's subscription, read again (a job that ended before that is
+    seen here), then wait for the notification its terminal transition
+    publishes. Holds a database connection only while it reads. Answers at once,
     with the job as it is, when the user already holds
     JOB_MAX_CONCURRENT_WAITS waiting requests or Redis is unreachable."""
     from api.notifications import JobFinishedSubscription, wait_slot
+    from config.admission import admission_released
     from config.database import connection_release
 
     job = job_get_for_user(user=user, job_id=job_id)
     if seconds <= 0 or job.is_terminal:
         return job
+    # Before the Redis round trips too: many waiters arriving at once would
+    # otherwise hold the pool's connections through them, and queue on it.
+    connection_release()
     try:
         with wait_slot(user.pk) as granted:
             if not granted:
@@ -101,7 +106,8 @@ def job_wait_for_user(*, user: User, job_id: UUID | str, seconds: float) -> Job:
                 if job.is_terminal:
                     return job
                 connection_release()
-                subscription.wait(seconds)
+                with admission_released():
+                    subscription.wait(seconds)
     except redis.RedisError as exc:
         # One line, no traceback: an outage under load would bury the log.
         logger.warning("?wait on job %s without Redis (%s): answered at once", job_id, type(exc).__name__)

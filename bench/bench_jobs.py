@@ -639,7 +639,7 @@ class Bench:
         )
         report.line()
         report.line(
-            "`bin/web` (gunicorn gthread, 2 processes x 32 threads) and `bin/worker` (Celery, threads "
+            "`bin/web` (gunicorn, its own settings: 4 gevent processes) and `bin/worker` (Celery, threads "
             "pool) with DJANGO_DEBUG=0, the mock provider, throttles and the in-flight cap raised out of "
             f"the way. Load from {CLIENTS} httpx clients (keep-alive) on loopback; the clients, web, "
             f"worker, PostgreSQL and Redis share the {cores} cores. Load average (1, 5, 15 min) "

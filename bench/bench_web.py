@@ -5,8 +5,9 @@ side by gunicorn with the same settings, driven in turn by wrk on loopback.
 
 For each endpoint: req/s, p50 and p99 (the median of BENCH_WEB_RUNS runs),
 the ratio to its floor, and the SQL queries and Redis round trips of one
-request (counted in-process by bench/web_probe.py). Threaded server settings
-are measured too (submit and GET of one job), for docs/operations.md.
+request (counted in-process by bench/web_probe.py). Threaded and gevent
+server settings are measured too (submit and GET of one job), and bin/web
+itself holding WAITERS `?wait` clients, for docs/operations.md.
 
 Needs wrk (Debian's package; installed with apt-get when run as root, else
 skipped with the reason) and PostgreSQL: BENCH_WEB_DATABASE_URL, default
@@ -32,7 +33,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +47,19 @@ CONNECTIONS = int(os.environ.get("BENCH_WEB_CONNECTIONS", "32"))
 # ?wait: this many clients, each on a job of its own, across WAIT_ACCOUNTS accounts.
 WAITERS = int(os.environ.get("BENCH_WEB_WAITERS", "1000"))
 WAIT_ACCOUNTS = 50
-BIN_WEB_ARGS = ["--workers", "4", "--worker-class", "gthread", "--threads", "8"]
+# BENCH_WEB_ONLY=wait runs the ?wait stage alone (a minute or so).
+ONLY = os.environ.get("BENCH_WEB_ONLY", "")
 READY_TIMEOUT_S = 30.0
 
 # (label, gunicorn arguments), the same for the product and the floor: 4 sync
-# workers (the reference comparison, every endpoint), then the threaded
-# settings bin/web can choose between (submit and GET of one job).
+# workers (the reference comparison, every endpoint), then the settings
+# bin/web can choose between (submit and GET of one job): threads, and the
+# gevent workers it runs.
 SERVERS: list[tuple[str, list[str]]] = [
     ("gunicorn -w 4 (sync)", ["--workers", "4", "--worker-class", "sync"]),
     ("gunicorn -w 4 gthread --threads 4", ["--workers", "4", "--worker-class", "gthread", "--threads", "4"]),
+    ("gunicorn -w 4 gthread --threads 8", ["--workers", "4", "--worker-class", "gthread", "--threads", "8"]),
+    ("gunicorn -w 4 gevent (bin/web)", ["--workers", "4", "--worker-class", "gevent"]),
 ]
 # Not measured: bin/web's former 2 x 32 threads. Every thread keeps its own
 # database connection (CONN_MAX_AGE), so the product and the floor side by
@@ -71,6 +76,19 @@ class Endpoint:
     content_type: str = ""
     body: bytes = b""
     servers: int = len(SERVERS)  # measured under the first N server settings
+
+
+@dataclass
+class _WaitOutcome:
+    answered: dict[str, float] = field(default_factory=dict)  # job id -> when its answer came
+    ended: dict[str, float] = field(default_factory=dict)  # job id -> its completed_at
+    waiting: int = 0
+    settled_s: float = 0.0  # from the first connection until all waited
+    connection_errors: int = 0
+    non_200: int = 0
+    redis_clients: int = 0
+    end_s: float = 0.0  # from the first job's end to the last one's
+    during: Result = field(default_factory=lambda: Result(0.0, 0.0, 0.0, 0, 0))
 
 
 @dataclass
@@ -105,7 +123,8 @@ def run(report: Any) -> None:
         try:
             bench = _Bench(wrk=wrk, tmp=tmp, db_url=url, floor_db_url=floor_url, redis_url=redis_server.url)
             bench.prepare()
-            bench.measure()
+            if ONLY != "wait":
+                bench.measure()
             bench.measure_waiters()
         finally:
             redis_server.stop()
@@ -281,12 +300,18 @@ class _Bench:
     def _gunicorn(
         self, wsgi: str, args: list[str], env: dict[str, str], name: str
     ) -> tuple[subprocess.Popen[bytes], int]:
+        """gunicorn serving `wsgi` with `args`; with wsgi "bin/web", bin/web
+        itself (its own settings, on a free port)."""
         port = _free_port()
         log = (self.tmp / f"{name}.log").open("wb")
-        command = [
-            str(Path(sys.executable).parent / "gunicorn"), wsgi, "--bind", f"127.0.0.1:{port}",
-            "--timeout", "60", "--no-control-socket", *args,
-        ]  # fmt: skip
+        if wsgi == "bin/web":
+            command = ["bash", str(ROOT / "bin" / "web")]
+            env = {**env, "BIND": "127.0.0.1", "PORT": str(port)}
+        else:
+            command = [
+                str(Path(sys.executable).parent / "gunicorn"), wsgi, "--bind", f"127.0.0.1:{port}",
+                "--timeout", "60", "--no-control-socket", *args,
+            ]  # fmt: skip
         proc = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -354,7 +379,8 @@ class _Bench:
         wanted = [e for e in self.endpoints if e.servers > index]
         floors = {e.name: e for e in self.floor_endpoints}
         product, product_port = self._gunicorn("config.wsgi:application", args, self.product_env, "product")
-        floor, floor_port = self._gunicorn("bench.web_floor.wsgi:application", args, self.floor_env, "floor")
+        floor_env = {**self.floor_env, "FLOOR_DATABASE_POOL": "1" if "gevent" in args else "0"}
+        floor, floor_port = self._gunicorn("bench.web_floor.wsgi:application", args, floor_env, "floor")
         try:
             # Each worker imports and connects on its first requests: not measured.
             for endpoint in wanted:
@@ -383,14 +409,14 @@ class _Bench:
 
     def measure_waiters(self) -> None:
         """WAITERS clients hold GET /api/v1/jobs/{id}?wait=30 on jobs of their
-        own under bin/web's settings; submit throughput is measured before
-        and while they wait; then every job is ended and each client's answer
-        timed from its job's end."""
+        own against bin/web as it is (its worker class, processes, and the
+        product's JOB_MAX_CONCURRENT_WAITS); submit throughput is measured
+        before they connect and once they all wait; then every job is ended
+        and each client's answer timed from its job's end."""
         import asyncio
 
         per_account = max(1, WAITERS // WAIT_ACCOUNTS)
-        env = {**self.product_env, "JOB_MAX_CONCURRENT_WAITS": str(WAITERS)}
-        server, port = self._gunicorn("config.wsgi:application", BIN_WEB_ARGS, env, "product-wait")
+        server, port = self._gunicorn("bin/web", [], self.product_env, "product-wait")
         submit = self.endpoints[0]
         try:
             self._wrk_run(port, submit, self.product_auth, duration="1s")
@@ -403,27 +429,53 @@ class _Bench:
                     self.product_env,
                 )
             )
-            answered, ended, during = asyncio.run(self._waiters(port, pairs, submit))
+            outcome = asyncio.run(self._waiters(port, pairs, submit))
         finally:
             _stop(server)
-        late = [answered[j] - ended[j] for j in ended if j in answered]
+        late = [outcome.answered[j] - outcome.ended[j] for j in outcome.ended if j in outcome.answered]
         self.wait_result = {
             "clients": len(pairs),
-            "answered": len(answered),
+            "answered": len(outcome.answered),
+            "waiting": outcome.waiting,
+            "settled_s": outcome.settled_s,
             "within_100ms": sum(1 for d in late if d <= 0.1),
             "p50_ms": _median(late) * 1000 if late else float("nan"),
+            "p99_ms": _percentile(late, 0.99) * 1000 if late else float("nan"),
             "max_ms": max(late) * 1000 if late else float("nan"),
+            "connection_errors": outcome.connection_errors,
+            "non_200": outcome.non_200,
+            "redis_clients": outcome.redis_clients,
+            "end_s": outcome.end_s,
             "submit_alone": alone.rps,
-            "submit_during": during.rps,
+            "submit_during": outcome.during.rps,
+            "submit_during_errors": outcome.during.non_2xx + outcome.during.errors,
         }
         print(f"  ?wait: {self.wait_result}", flush=True)
 
-    async def _waiters(
-        self, port: int, pairs: list[list[str]], submit: Endpoint
-    ) -> tuple[dict[str, float], dict[str, float], Result]:
+    def _waiting_count(self) -> int:
+        """Waits holding a place (api/notifications.py's per-account counters)."""
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            keys = list(client.scan_iter("imagesolve:job-waits:*", count=1000))
+            return sum(int(v or 0) for v in client.mget(keys)) if keys else 0
+        finally:
+            client.close()
+
+    def _redis_clients(self) -> int:
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            return int(client.info("clients")["connected_clients"])
+        finally:
+            client.close()
+
+    async def _waiters(self, port: int, pairs: list[list[str]], submit: Endpoint) -> _WaitOutcome:
         import asyncio
 
-        answered: dict[str, float] = {}
+        outcome = _WaitOutcome()
 
         async def wait_one(token: str, job_id: str) -> None:
             try:
@@ -436,23 +488,36 @@ class _Bench:
                 status = await reader.readline()
                 await reader.read()
                 if b" 200 " in status:
-                    answered[job_id] = time.time()
+                    outcome.answered[job_id] = time.time()
+                else:
+                    outcome.non_200 += 1
                 writer.close()
             except OSError:
-                pass
+                outcome.connection_errors += 1
 
+        started = time.monotonic()
         tasks = [asyncio.ensure_future(wait_one(token, job_id)) for token, job_id in pairs]
-        await asyncio.sleep(3)  # every client connected and waiting (or queued)
-        during = await asyncio.to_thread(self._wrk_run, port, submit, self.product_auth)
+        # Until every client waits (its request holds a place), at most 30 s:
+        # submits are measured against waiters that wait, not ones connecting.
+        while time.monotonic() - started < 30:
+            await asyncio.sleep(0.25)
+            outcome.waiting = await asyncio.to_thread(self._waiting_count)
+            if outcome.waiting >= len(pairs) or all(t.done() for t in tasks):
+                break
+        outcome.settled_s = time.monotonic() - started
+        outcome.redis_clients = await asyncio.to_thread(self._redis_clients)
+        outcome.during = await asyncio.to_thread(self._wrk_run, port, submit, self.product_auth)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.web_probe", "end-jobs",
             cwd=ROOT, env={**os.environ, **self.product_env},
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, _ = await proc.communicate(json.dumps([job_id for _, job_id in pairs]).encode())
-        ended = {k: float(v) for k, v in json.loads(out).items()}
+        outcome.ended = {k: float(v) for k, v in json.loads(out).items()}
+        if outcome.ended:
+            outcome.end_s = max(outcome.ended.values()) - min(outcome.ended.values())
         await asyncio.wait(tasks, timeout=40)
-        return answered, ended, during
+        return outcome
 
     # --- report -------------------------------------------------------------------------
 
@@ -474,15 +539,20 @@ class _Bench:
         report.line()
         if self.wait_result:
             w = self.wait_result
+            ratio = w["submit_during"] / w["submit_alone"] if w["submit_alone"] else float("nan")
             report.line(
-                f"**?wait, bin/web's settings (4 x 8 threads)**: {w['clients']:.0f} clients, each holding "
-                "`GET /api/v1/jobs/{id}?wait=30` on a job of its own "
-                f"({WAIT_ACCOUNTS} accounts); then every job canceled. Answered: {w['answered']:.0f}; "
-                f"within 100 ms of their job's end: {w['within_100ms']:.0f}; from the job's end, "
-                f"p50 {w['p50_ms']:.0f} ms, max {w['max_ms']:.0f} ms. "
+                f"**?wait, bin/web as it runs (4 gevent processes)**: {w['clients']:.0f} clients, "
+                "each holding `GET /api/v1/jobs/{id}?wait=30` on a job of its own "
+                f"({WAIT_ACCOUNTS} accounts), connecting at once; all {w['waiting']:.0f} waited "
+                f"{w['settled_s']:.1f} s after the first connected. Redis connections meanwhile: "
+                f"{w['redis_clients']:.0f} (all clients of the bench's Redis). Then every job canceled, one "
+                f"after the other ({w['end_s']:.1f} s from the first to the last). Answered: "
+                f"{w['answered']:.0f}; within 100 ms of their job's end: {w['within_100ms']:.0f}; from the "
+                f"job's end, p50 {w['p50_ms']:.0f} ms, p99 {w['p99_ms']:.0f} ms, max {w['max_ms']:.0f} ms; "
+                f"connection errors {w['connection_errors']:.0f}, non-200 answers {w['non_200']:.0f}. "
                 f"Submits from another client: {w['submit_alone']:.0f} req/s before the waiters, "
-                f"{w['submit_during']:.0f} req/s while they wait (each waiter holds a thread; the rest queue "
-                "behind them)."
+                f"{w['submit_during']:.0f} req/s while they all wait ({ratio:.2f} times; "
+                f"{w['submit_during_errors']:.0f} errors)."
             )
             report.line()
         for label, failure in self.failures.items():
@@ -524,6 +594,11 @@ class _Bench:
 def _median(values: Any) -> float:
     items = list(values)
     return statistics.median(items) if items else float("nan")
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    items = sorted(values)
+    return items[min(len(items) - 1, int(fraction * len(items)))] if items else float("nan")
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}

@@ -47,18 +47,16 @@ def _seed_waiters(accounts: int, per_account: int) -> list[list[str]]:
 
 
 def _end_jobs(job_ids: list[str]) -> dict[str, float]:
-    """Cancel each job (a terminal transition: it notifies its waiters after
-    commit) and note when each call returned."""
-    import time
-
+    """Cancel each job, one after the other (a terminal transition: it
+    notifies its waiters after commit); {job id: its completed_at}, the
+    moment a waiter's lag is counted from."""
     from api.models import Job
     from api.services import job_cancel
 
-    ended: dict[str, float] = {}
     for job in Job.objects.filter(pk__in=job_ids, status=Job.Status.QUEUED):
         job_cancel(job=job)
-        ended[str(job.pk)] = time.time()
-    return ended
+    ended = Job.objects.filter(pk__in=job_ids, status=Job.Status.CANCELED).values_list("pk", "completed_at")
+    return {str(pk): completed_at.timestamp() for pk, completed_at in ended if completed_at is not None}
 
 
 def _seed_floor() -> dict[str, str]:

@@ -158,6 +158,13 @@ else:
         }
     }
 
+# Requests one web process runs at once (config/admission.py); the others
+# wait their turn, as in a threaded server's accept queue, and a ?wait=N
+# request gives its place back while it waits. As many as the pool has
+# connections, so a running request does not queue on the pool (whose
+# timeout answers 503). 0: no bound.
+WEB_ACTIVE_REQUESTS = env_int("WEB_ACTIVE_REQUESTS", DATABASE_POOL_MAX_SIZE)
+
 # Points a process at another database of the same server (the test suite's
 # worker processes use it to join the test database).
 if env_str("DATABASE_NAME_OVERRIDE"):
@@ -191,7 +198,7 @@ REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200)
 REDIS_CACHE_URL = env_str("REDIS_CACHE_URL") or (f"{REDIS_URL}?db=1" if EMBEDDED_REDIS else REDIS_URL)
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.RedisCache",
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "imagesolve"),
         # Bounded, so a hung Redis makes requests answer 503 instead of
@@ -573,11 +580,15 @@ if JOB_LEASE_RENEW_S * 2 > JOB_LEASE_S:
 JOB_INPUT_RETENTION_DAYS = env_int("JOB_INPUT_RETENTION_DAYS", 7)
 # The mock provider (SOLVER=mock) answers after this delay.
 MOCK_PROVIDER_LATENCY_MS = env_int("MOCK_PROVIDER_LATENCY_MS", 800)
-# Pool of Redis connections for ?wait=N subscriptions (one per waiting request).
+# Pool of Redis connections for ?wait=N: each web process's one subscription
+# to the ends of jobs, and the per-account counts of waiting requests.
 JOB_WAIT_REDIS_MAX_CONNECTIONS = REDIS_MAX_CONNECTIONS
-# ?wait=N requests one user may hold at once (each holds a web thread); more
-# are answered at once with the job as it is.
-JOB_MAX_CONCURRENT_WAITS = env_int("JOB_MAX_CONCURRENT_WAITS", 8)
+# ?wait=N requests one user may hold at once (across web hosts); more are
+# answered at once with the job as it is. A waiter costs a connection to a
+# web host, not a thread (bin/web: gevent), and a host holds 1,000 of them
+# (docs/operations.md, "Web sizing"): 50 lets 20 accounts fill one host, and
+# keeps one account from taking it.
+JOB_MAX_CONCURRENT_WAITS = env_int("JOB_MAX_CONCURRENT_WAITS", 50)
 # Requests per token (per user for session logins); DRF rate syntax.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_submit"] = env_str("THROTTLE_SUBMIT_RATE", "120/min")
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["jobs_read"] = env_str("THROTTLE_READ_RATE", "1200/min")

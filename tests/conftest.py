@@ -42,11 +42,13 @@ def private_redis(settings: Any) -> Iterator[PrivateRedis]:
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
     settings.REDIS_URL = server.url
     api.notifications._client.cache_clear()
+    api.notifications.listener_reset()
     try:
         yield server
     finally:
         server.cleanup()
         api.notifications._client.cache_clear()
+        api.notifications.listener_reset()
 
 
 @pytest.fixture

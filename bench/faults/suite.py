@@ -267,11 +267,7 @@ class Platform:
 
     def _command(self, name: str) -> tuple[list[str], dict[str, str]]:
         if name == "web":
-            return [str(ROOT / "bin" / "web")], {
-                "BIND": "127.0.0.1",
-                "PORT": str(self.port),
-                "WEB_THREADS": "16",
-            }
+            return [str(ROOT / "bin" / "web")], {"BIND": "127.0.0.1", "PORT": str(self.port)}
         if name == "beat":
             return [str(ROOT / "bin" / "beat")], {}
         queues = {"worker": "solve", "maintenance": "maintenance", "webhooks": "webhooks"}[name]

@@ -26,12 +26,18 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
-# Persistent connections, as the product has (CONN_MAX_AGE).
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ["FLOOR_DATABASE_URL"], conn_max_age=60, conn_health_checks=True
-    )
-}
+# Connections reused, as the product's are: kept per thread (CONN_MAX_AGE);
+# with FLOOR_DATABASE_POOL=1, for gevent workers, where every connection to
+# the server is a greenlet of its own, a pool of the product's default size.
+if os.environ.get("FLOOR_DATABASE_POOL") == "1":
+    DATABASES = {"default": dj_database_url.parse(os.environ["FLOOR_DATABASE_URL"], conn_max_age=0)}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 10, "timeout": 5}
+else:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            os.environ["FLOOR_DATABASE_URL"], conn_max_age=60, conn_health_checks=True
+        )
+    }
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["bench.web_floor.authentication.Sha256TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

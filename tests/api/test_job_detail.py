@@ -76,19 +76,18 @@ def test_wait_returns_at_once_for_a_finished_job(alice, alice_client) -> None:
 
 def test_wait_returns_when_the_job_finishes(alice, alice_client, transactional_db) -> None:
     """The waiting request is woken by the notification, not by its timeout:
-    another thread finishes the job once Redis reports the request's
-    subscription, and publishes once. A broken wake-up would hold the request
-    for the whole 30 s."""
+    another thread finishes the job once the request is registered with the
+    process's subscription, and publishes once. A broken wake-up would hold
+    the request for the whole 30 s."""
     job = make_job(alice, status=Job.Status.RUNNING)
     channel = f"imagesolve:job-finished:{job.pk}"
     subscribed = threading.Event()
 
     def finish() -> None:
         try:
-            redis_client = notifications._client()
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not stop.is_set():
-                if dict(redis_client.pubsub_numsub(channel)).get(channel.encode(), 0) > 0:
+                if notifications._listener().waiting(channel) > 0:
                     subscribed.set()
                     break
                 time.sleep(0.01)

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
+import pytest
+import redis
+
+from api import notifications
 from api.models import Job
 from tests.api.conftest import assert_problem
 from tests.api.helpers import b64, image_bytes, make_job
@@ -101,3 +106,34 @@ def test_login_is_refused_with_503_while_redis_is_down(client, alice, private_re
     body = assert_problem(response, 503, "service-unavailable")
     assert body["dependency"] == "redis"
     assert response["Retry-After"]
+
+
+def test_a_cut_subscription_wakes_its_waiters(private_redis) -> None:
+    """redis-py reconnects a cut subscription and subscribes again by itself;
+    what was published meanwhile is lost, so the process's waiters are woken
+    (to answer with the job as it is) instead of being left to their wait."""
+    with notifications.JobFinishedSubscription(uuid.uuid4()) as subscription:
+        client = redis.Redis.from_url(private_redis.url)
+        assert client.client_kill_filter(_type="pubsub") == 1
+        started = time.monotonic()
+        assert subscription.wait(20)
+        assert time.monotonic() - started < 10
+
+
+def test_waiters_are_woken_by_their_jobs_end_again_once_redis_is_back(private_redis) -> None:
+    job_id = uuid.uuid4()
+    with notifications.JobFinishedSubscription(job_id) as subscription:
+        private_redis.stop()
+        # The subscription is lost: woken, with nothing published.
+        assert subscription.wait(20)
+    with pytest.raises(redis.RedisError):
+        notifications.JobFinishedSubscription(job_id).__enter__()
+    private_redis.start()
+
+    with notifications.JobFinishedSubscription(job_id) as subscription:
+        started = time.monotonic()
+        notifications.job_finished_notify(job_id)
+        assert subscription.wait(20)
+        assert time.monotonic() - started < 5
+    with notifications.JobFinishedSubscription(uuid.uuid4()) as other:
+        assert not other.wait(0.2), "only its own job's end wakes a waiter"

@@ -61,13 +61,13 @@ def _free_port() -> int:
 
 @pytest.fixture
 def web(transactional_db: None) -> Iterator[str]:
-    """The app as production runs it (bin/web: gunicorn, threaded workers),
+    """The app as production runs it (bin/web: gunicorn, gevent workers),
     joined to the test database, with the rate limits raised."""
     port = _free_port()
     env = os.environ | RAISED_LIMITS
     env |= {"DATABASE_NAME_OVERRIDE": str(connection.settings_dict["NAME"])}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env |= {"PORT": str(port), "BIND": "127.0.0.1", "WEB_CONCURRENCY": "2", "WEB_THREADS": "8"}
+    env |= {"PORT": str(port), "BIND": "127.0.0.1", "WEB_CONCURRENCY": "2"}
     log_path = Path(os.environ["IMAGESOLVE_TEST_WORKDIR"]) / "schemathesis-web.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
