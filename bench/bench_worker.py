@@ -391,6 +391,7 @@ class Bench:
             "WORKER_NAME": name,
             "MOCK_PROVIDER_LATENCY_MS": str(latency_ms),
             "WORKER_CONCURRENCY": str(-(-in_flight // processes)),
+            "WORKER_PROCESSES": str(processes),
         }
         process = Process([str(ROOT / "bin" / "worker")], env, self.tmp / f"{name}.log")
         return process, _hostnames(name, processes)
@@ -674,15 +675,22 @@ class Bench:
 
 
 def _worker_processes(env: dict[str, str]) -> int:
-    """How many worker processes bin/worker runs in `env` (WORKER_PROCESSES)."""
-    out = subprocess.run(
-        [str(ROOT / "bin" / "worker"), "--print-processes"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    """How many worker processes bin/worker runs: WORKER_PROCESSES from `env`
+    if set there, else as the Procfile's solve worker sets it."""
+    if "WORKER_PROCESSES" not in env:
+        env = {**env, **_procfile_worker_settings()}
+    command = [str(ROOT / "bin" / "worker"), "--print-processes"]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return max(1, int(out.stdout.strip()))
+
+
+def _procfile_worker_settings() -> dict[str, str]:
+    """The `VAR=value` prefixes of the Procfile's `worker:` line."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("worker:"):
+            words = shlex.split(line.split(":", 1)[1])
+            return dict(word.split("=", 1) for word in words if "=" in word and not word.startswith("-"))
+    return {}
 
 
 def _hostnames(name: str, processes: int) -> list[str]:
