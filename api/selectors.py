@@ -70,9 +70,8 @@ def job_in_flight_count(*, user_id: int, up_to: int | None = None) -> int:
     # On every submission: written out, as the ORM spends longer compiling
     # this COUNT over a LIMITed subquery than the database runs it. Quoted
     # identifiers from the model; the values are parameters.
-    quote = connection.ops.quote_name
-    where = f"{quote('user_id')} = %s AND {quote('status')} IN (%s, %s)"
-    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote(Job._meta.db_table)} WHERE {where} LIMIT %s) AS t"  # noqa: S608
+    where = f"{rows.column(Job, 'user')} = %s AND {rows.column(Job, 'status')} IN (%s, %s)"
+    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {rows.table(Job)} WHERE {where} LIMIT %s) AS t"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id, *Job.ACTIVE, up_to])
         row = cursor.fetchone()

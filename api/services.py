@@ -12,6 +12,7 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -125,8 +126,7 @@ def _user_lock(user_id: int) -> None:
     than to run."""
     if not connection.features.has_select_for_update:
         return
-    quote = connection.ops.quote_name
-    sql = f"SELECT 1 FROM {quote(User._meta.db_table)} WHERE {quote('id')} = %s FOR UPDATE"  # noqa: S608 (quoted identifiers)
+    sql = f"SELECT 1 FROM {rows.table(User)} WHERE {rows.column(User, 'id')} = %s FOR UPDATE"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id])
 
@@ -288,10 +288,11 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
     lease or deadline ran out. None: the job is not ours to run.
 
     One statement claims and reads the row, one more reads the account's
-    webhook settings for the run's events (config/rows.py: this runs once
+    webhook settings for the run's events (unless the job has a webhook URL
+    of its own) (config/rows.py: this runs once
     per job, where the ORM's query building cost more than the queries)."""
     now = timezone.now()
-    q = rows.quote
+    q = partial(rows.column, Job)
     at = connection.ops.adapt_datetimefield_value
     running, queued = Job.Status.RUNNING.value, Job.Status.QUEUED.value
     # The WHERE clause is _lost_its_worker's rule with the two claimable states.
@@ -327,9 +328,11 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
         if row is None:
             return None
         job = rows.instance(Job, row)
-        # Every event of this run reads them (webhook_deliveries_create_for_event).
-        job.webhook_account = webhook_account_read(user_id=job.user_id)
-        job.webhook_account_loaded = True
+        if not job.webhook_url:
+            # Where this run's events go (webhook_deliveries_create_for_event);
+            # a job with a URL of its own never needs them.
+            job.webhook_account = webhook_account_read(user_id=job.user_id)
+            job.webhook_account_loaded = True
         if job.started_at == now:
             # First start only: a retry or a redelivery is not news.
             events.job_event_publish(job=job, event_type=events.STARTED)
@@ -377,10 +380,10 @@ def job_mark_succeeded(
         "completed_at": now,
         "updated_at": now,
     }
-    q = rows.quote
+    q = partial(rows.column, Job)
     sql = (
         f"UPDATE {rows.table(Job)} SET "  # noqa: S608  (names from the model)
-        + ", ".join(f"{rows.column(Job, name)} = %s" for name in outcome)
+        + ", ".join(f"{q(name)} = %s" for name in outcome)
         + f" WHERE {q('id')} = %s AND {q('status')} = %s AND {q('worker_task_id')} = %s"
     )
     params = [rows.prep(Job, name, value) for name, value in outcome.items()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -94,7 +95,7 @@ def usage_record_create(
         "output_tokens": output_tokens,
         "amount_micros": cost.total_micros,
     }
-    q = rows.quote
+    q = partial(rows.column, BillingPeriod)
     totals_sql = (
         f"UPDATE {rows.table(BillingPeriod)} SET "  # noqa: S608  (names from the model)
         + ", ".join(f"{q(name)} = {q(name)} + %s" for name in added)

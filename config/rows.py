@@ -1,7 +1,8 @@
-"""Model rows read and written in plain SQL, for the worker's per-job path
-only: there the ORM's query building cost several times the round trip it
-prepares (on the bench machine a primary-key read took ~1 ms of CPU through
-the ORM, 0.3 ms through a cursor; bench/report.md). Values go through the
+"""Model rows read and written in plain SQL, for the statements that run once
+per job or per API request (the worker's claim and outcome, token
+authentication, a job's read and insert): there the ORM's query building cost
+several times the round trip it prepares (on the bench machine a primary-key
+read took ~1 ms of CPU through the ORM, 0.3 ms through a cursor). Values go through the
 fields' own adaptation (`get_db_prep_save`) and conversion (the backend's
 and the field's converters, as the ORM applies them), so one SQL text
 serves PostgreSQL and SQLite. Everything else keeps using the ORM."""

@@ -19,6 +19,16 @@ from config.problems import Problem
 _PASSWORD_RULES = lazy(password_validators_help_text_html, str)()
 
 
+def _new_password_field() -> forms.CharField:
+    """A password being chosen, with the validators' rules under it."""
+    return forms.CharField(
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_PASSWORD_RULES,
+    )
+
+
 def errors_to_form(form: forms.Form, exc: APIException) -> None:
     """Show a service's error on the form: per field when it names fields
     the form has, else above the form."""
@@ -52,12 +62,7 @@ class LoginForm(forms.Form):
 class SignupForm(forms.Form):
     invite_code = forms.CharField(max_length=32, help_text="The code you were given, in any case.")
     email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    password = forms.CharField(
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_PASSWORD_RULES,
-    )
+    password = _new_password_field()
 
 
 class EmailForm(forms.Form):
@@ -68,23 +73,13 @@ class PasswordChangeForm(forms.Form):
     current_password = forms.CharField(
         max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
-    new_password = forms.CharField(
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_PASSWORD_RULES,
-    )
+    new_password = _new_password_field()
 
 
 class PasswordResetConfirmForm(forms.Form):
     uid = forms.CharField(max_length=64, widget=forms.HiddenInput)
     token = forms.CharField(max_length=128, widget=forms.HiddenInput)
-    new_password = forms.CharField(
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_PASSWORD_RULES,
-    )
+    new_password = _new_password_field()
 
 
 class TokenCreateForm(forms.Form):

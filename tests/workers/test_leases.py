@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from celery.exceptions import Retry
 from django.db import OperationalError
 from django.utils import timezone
@@ -179,27 +180,13 @@ def test_an_answer_that_cannot_be_recorded_leaves_the_job_to_recovery(
     assert jobs_recover_expired() == (1, 0)
 
 
-def test_a_claim_while_the_database_is_down_is_tried_again_later(alice, monkeypatch) -> None:
-    def database_down(**kwargs):
-        raise OperationalError("could not connect to server")
-
-    countdowns = []
-
-    def fake_retry(*, countdown, exc, **_):
-        countdowns.append(countdown)
-        return Retry(exc=exc, when=countdown)
-
-    monkeypatch.setattr(solve, "job_mark_running", database_down)
-    monkeypatch.setattr(solve_job_task, "retry", fake_retry)
-    job = make_job(alice)
-    solve_job_task.apply(args=(str(job.pk),))
-    assert countdowns == [solve.DATABASE_RETRY_S]
-    assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
-
-
-def test_the_local_task_also_claims_again_later_while_the_database_is_down(alice, monkeypatch) -> None:
+@pytest.mark.parametrize("task_name", ["solve", "local"])
+def test_a_claim_while_the_database_is_down_is_tried_again_later(alice, monkeypatch, task_name) -> None:
+    """Both tasks claim through solve.claim."""
     from workers.tasks.local import solve_local_task
 
+    task = {"solve": solve_job_task, "local": solve_local_task}[task_name]
+
     def database_down(**kwargs):
         raise OperationalError("could not connect to server")
 
@@ -210,8 +197,8 @@ def test_the_local_task_also_claims_again_later_while_the_database_is_down(alice
         return Retry(exc=exc, when=countdown)
 
     monkeypatch.setattr(solve, "job_mark_running", database_down)
-    monkeypatch.setattr(solve_local_task, "retry", fake_retry)
+    monkeypatch.setattr(task, "retry", fake_retry)
     job = make_job(alice)
-    solve_local_task.apply(args=(str(job.pk),))
+    task.apply(args=(str(job.pk),))
     assert countdowns == [solve.DATABASE_RETRY_S]
     assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
