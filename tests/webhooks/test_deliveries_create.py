@@ -71,3 +71,29 @@ def test_a_default_url_disabled_by_410_gets_nothing(alice) -> None:
     account.default_url_disabled_at = account.updated_at
     account.save()
     assert webhook_deliveries_create_for_event(job=make_job(alice), event_type="job.succeeded") == []
+
+
+def test_a_run_sends_its_events_to_the_jobs_own_url_over_the_accounts_default(alice, bob, settings) -> None:
+    """The claim reads the account's settings only for a job without a URL of
+    its own (job_mark_running); either way each event goes where it should."""
+    from tests.api.helpers import make_job as make_queued_job  # with an input image
+    from workers.tasks.solve import solve_job_task
+
+    settings.SOLVER = "mock"
+    settings.MOCK_PROVIDER_LATENCY_MS = 0
+    other = "http://127.0.0.1:9/default"
+    webhook_settings_update(user=alice, default_url=other, default_events=["completed", "started"])
+    webhook_settings_update(user=bob, default_url="http://127.0.0.1:9/bob", default_events=["completed"])
+
+    own = make_queued_job(alice, webhook_url=URL)
+    solve_job_task.apply(args=(str(own.pk),))
+    assert list(WebhookDelivery.objects.filter(job=own).values_list("event_type", "url")) == [
+        ("job.succeeded", URL)
+    ]
+
+    by_default = make_queued_job(alice)
+    solve_job_task.apply(args=(str(by_default.pk),))
+    assert sorted(WebhookDelivery.objects.filter(job=by_default).values_list("event_type", "url")) == [
+        ("job.started", other),
+        ("job.succeeded", other),
+    ]
