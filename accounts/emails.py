@@ -8,15 +8,14 @@ about a change that rolled back."""
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import transaction
 
 from accounts.models import User
+from workers.publish import task_publish_on_commit
 
-logger = logging.getLogger(__name__)
+SEND_EMAIL_TASK_NAME = "workers.tasks.emails.send_email_task"
 
 # The links open pages of the dashboard; API clients send the same token
 # (and uid) to the endpoints named in the text.
@@ -25,22 +24,13 @@ PASSWORD_RESET_CONFIRM_PATH = "/dashboard/password/reset/confirm"  # noqa: S105 
 
 
 def _send(*, to: str, subject: str, body: str) -> None:
-    transaction.on_commit(lambda: _publish(to=to, subject=subject, body=body))
-
-
-def _publish(*, to: str, subject: str, body: str) -> None:
-    from workers.tasks.emails import send_email_task
-
-    try:
-        send_email_task.apply_async(  # type: ignore[call-arg]  # kwargsrepr: not in the stubs
-            kwargs={"to": to, "subject": subject, "body": body},
-            # What task events (Flower) and logs show: not the secret link.
-            kwargsrepr=repr({"subject": subject}),
-        )
-    except Exception:
-        # Runs after the commit: failing here would turn a done registration
-        # or an answer that must not differ into a 500. The user can ask again.
-        logger.exception("Could not queue %r to a user", subject)
+    # If the publish fails, nothing is sent; the user can ask again.
+    task_publish_on_commit(
+        SEND_EMAIL_TASK_NAME,
+        kwargs={"to": to, "subject": subject, "body": body},
+        # What task events (Flower) and logs show: not the secret link.
+        kwargsrepr=repr({"subject": subject}),
+    )
 
 
 def send_verification_email(*, user: User, token: str, base_url: str) -> None:

@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-import kombu.exceptions
 import redis
 from django.conf import settings
 from django.core.cache import cache
@@ -36,6 +35,7 @@ from billing.selectors import overdue_period_for_user
 from billing.services import usage_record_create
 from config import rows
 from config.problems import Problem
+from workers.publish import task_publish_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -56,32 +56,21 @@ class Submission:
 
 
 def job_publish(*, job_id: UUID | str, request_id: str = "", task_name: str | None = None) -> None:
-    """Hand the job to its queue once the current transaction commits
-    (a worker must never look for a row that is not there yet): the local
-    queue with SOLVER=local or auto, else the solve queue. A failed publish
-    (the broker is down) is logged, not raised: the row is committed, so the
-    job is accepted; it stays queued with its published_at moved back, and
-    the requeue sweep's next run (every minute) publishes it again. The task
-    carries the submission's request ID, so its logs name it however often
-    the job is published."""
+    """Send the job to a worker once the current transaction commits: the
+    local queue with SOLVER=local or auto, else the solve queue. If the
+    publish fails (the broker is down) the job is still accepted: it stays
+    queued with its published_at moved back, and the requeue sweep's next run
+    (every minute) publishes it again."""
     if task_name is None:
         task_name = LOCAL_TASK_NAME if settings.SOLVER in ("local", "auto") else SOLVE_TASK_NAME
 
-    def _send() -> None:
-        # By name, so the domain app never imports task modules.
-        from workers.celery import app
+    def leave_to_the_sweep() -> None:
+        due = timezone.now() - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S + 1)
+        Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(published_at=due)
 
-        headers = {"request_id": request_id} if request_id else None
-        try:
-            app.send_task(task_name, args=[str(job_id)], headers=headers)
-        except (kombu.exceptions.OperationalError, redis.RedisError, OSError) as exc:
-            logger.warning(
-                "could not publish job %s (%s: %s); the requeue sweep will", job_id, type(exc).__name__, exc
-            )
-            due = timezone.now() - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S + 1)
-            Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(published_at=due)
-
-    transaction.on_commit(_send, robust=True)
+    task_publish_on_commit(
+        task_name, args=[str(job_id)], request_id=request_id, on_failure=leave_to_the_sweep
+    )
 
 
 def _fingerprint(*, image: ValidatedImage, fields: dict[str, Any]) -> str:
@@ -278,6 +267,12 @@ def _lost_its_worker(now: datetime) -> Q:
     """Running jobs whose run is over without an outcome: the lease was not
     renewed (its worker died or lost the database) or the deadline passed."""
     return Q(status=Job.Status.RUNNING) & (Q(lease_expires_at__lt=now) | Q(deadline_at__lt=now))
+
+
+def job_attempts_exhausted(attempts: int) -> bool:
+    """No attempt is left after `attempts` runs were claimed (each claim
+    counts one; JOB_MAX_ATTEMPTS caps the calls to the model)."""
+    return attempts >= settings.JOB_MAX_ATTEMPTS
 
 
 def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
@@ -591,7 +586,7 @@ def jobs_recover_expired(*, now: datetime | None = None, batch: int = 500) -> tu
     expired = Job.objects.filter(_lost_its_worker(now))
     requeued = failed = 0
     for job_id, attempts, request_id in expired.values_list("pk", "attempts", "request_id")[:batch]:
-        if attempts >= settings.JOB_MAX_ATTEMPTS:
+        if job_attempts_exhausted(attempts):
             if job_mark_failed(
                 job_id=job_id,
                 code="timeout",

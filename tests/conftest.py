@@ -8,7 +8,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 import api.notifications
-from tests.private_servers import PrivateRedis
+from tests.private_servers import PrivateRedis, free_port
 from tests.worker_process import WorkerProcess, running_worker
 
 
@@ -23,6 +23,32 @@ def _clean_cache() -> Iterator[None]:
 @pytest.fixture
 def client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The tasks the code under test sends to the broker (by name, with the
+    send's options), captured instead of sent."""
+    from workers.celery import app
+
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(app, "send_task", lambda name, **options: sent.append({"name": name, **options}))
+    return sent
+
+
+@pytest.fixture
+def unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Publishes go to a closed port on loopback: kombu meets a real refused
+    connection."""
+    from workers.celery import app
+
+    # Celery reads CELERY_BROKER_URL from the environment before its settings,
+    # but keeps the connection and producer pools it made: new ones are made
+    # for the dead broker, and monkeypatch puts the suite's back afterwards.
+    monkeypatch.setenv("CELERY_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    yield
 
 
 @pytest.fixture

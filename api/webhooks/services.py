@@ -40,9 +40,11 @@ from api.webhooks.signing import USER_AGENT, secret_generate, signed_headers
 from api.webhooks.validation import url_for_log, validate_webhook_url, webhook_target_resolve
 from config import rows
 from config.problems import Problem
+from workers.publish import task_publish_on_commit
 
 logger = logging.getLogger(__name__)
 
+DELIVER_TASK_NAME = "workers.tasks.webhooks.deliver_webhook_task"
 # Job event type -> the name clients use in webhook_events.
 EVENT_FILTER = {
     events.STARTED: "started",
@@ -180,23 +182,19 @@ def webhook_deliveries_create_for_event(*, job: Job, event_type: str) -> list[We
         lease_expires_at=_lease_until(now),
         created_at=now,
     )
-    transaction.on_commit(lambda: _publish(delivery, number=1, manual=False))
+    _publish(delivery, number=1, manual=False)
     return [delivery]
 
 
 def _publish(delivery: WebhookDelivery, *, number: int, manual: bool) -> None:
-    from workers.tasks.webhooks import deliver_webhook_task
-
-    headers = {"request_id": delivery.request_id} if delivery.request_id else {}
-    try:
-        deliver_webhook_task.apply_async(
-            args=(str(delivery.pk), number), kwargs={"manual": manual}, headers=headers
-        )
-    except Exception:
-        # Runs after commit: failing here would fail the caller (a job
-        # transition) for nothing. The delivery stays due; the dispatcher
-        # publishes it once the lease expires.
-        logger.exception("Could not publish webhook delivery %s; the dispatcher will retry", delivery.pk)
+    # If the publish fails the delivery stays due, claimed by its lease; the
+    # dispatcher publishes it once the lease expires.
+    task_publish_on_commit(
+        DELIVER_TASK_NAME,
+        args=[str(delivery.pk), number],
+        kwargs={"manual": manual},
+        request_id=delivery.request_id,
+    )
 
 
 def webhook_deliveries_dispatch_due(*, limit: int | None = None) -> int:
@@ -306,7 +304,7 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
             ]
         )
         number = delivery.attempt_count + 1
-        transaction.on_commit(lambda: _publish(delivery, number=number, manual=True))
+        _publish(delivery, number=number, manual=True)
     return delivery
 
 

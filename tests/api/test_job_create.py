@@ -304,10 +304,10 @@ def test_it_accepts_a_multi_picture_jpeg_as_a_jpeg(alice_client) -> None:
 
 def test_a_multi_picture_jpeg_is_sent_to_the_model_as_image_jpeg(alice) -> None:
     from api.services import job_submit
-    from workers.tasks.solve import _solve_request
+    from workers.runs import solve_request
 
     job = job_submit(user=alice, image=_mpo()).job
-    assert _solve_request(job).mime_type == "image/jpeg"
+    assert solve_request(job).mime_type == "image/jpeg"
 
 
 @pytest.mark.parametrize("metadata", [{"k": "a\x00b"}, {"k\x00": "v"}], ids=["value", "key"])

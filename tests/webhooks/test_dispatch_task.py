@@ -17,33 +17,46 @@ from tests.webhooks.conftest import make_delivery
 from workers.tasks.webhooks import deliver_webhook_task, dispatch_due_webhooks_task
 
 
+@pytest.fixture
+def dispatch(django_capture_on_commit_callbacks):
+    """Run the dispatcher task. It publishes each delivery once its claim
+    commits: in autocommit at once, here (inside the test's transaction)
+    when it returns."""
+
+    def run() -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            return dispatch_due_webhooks_task.apply().get()
+
+    return run
+
+
 def _due(delivery: WebhookDelivery) -> None:
     """Walk the schedule: the next attempt is due now."""
     WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
 
 
-def test_a_retry_is_published_when_due_and_not_before(alice, receiver, eager_tasks) -> None:
+def test_a_retry_is_published_when_due_and_not_before(dispatch, alice, receiver, eager_tasks) -> None:
     receiver.script(Reply(500))
     delivery = make_delivery(alice, receiver.url)
     deliver_webhook_task.apply(args=(str(delivery.pk), 1))
-    assert dispatch_due_webhooks_task.apply().get() == 0  # 5 s not yet passed
+    assert dispatch() == 0  # 5 s not yet passed
     _due(delivery)
-    assert dispatch_due_webhooks_task.apply().get() == 1
+    assert dispatch() == 1
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED
     assert [a.number for a in delivery.attempts.all()] == [1, 2]
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
 
 
-def test_a_claimed_delivery_is_not_published_again_by_a_later_run(alice, receiver, monkeypatch) -> None:
+def test_a_claimed_delivery_is_not_published_again_by_a_later_run(
+    dispatch, alice, receiver, sent_tasks
+) -> None:
     delivery = make_delivery(alice, receiver.url)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(lease_expires_at=None)
-    published: list[tuple] = []
-    monkeypatch.setattr(deliver_webhook_task, "apply_async", lambda args, **kwargs: published.append(args))
-    first = dispatch_due_webhooks_task.apply().get()
-    second = dispatch_due_webhooks_task.apply().get()
+    first = dispatch()
+    second = dispatch()
     assert (first, second) == (1, 0)
-    assert published == [(str(delivery.pk), 1)]
+    assert [task["args"] for task in sent_tasks] == [[str(delivery.pk), 1]]
 
 
 @pytest.mark.skipif(
@@ -51,20 +64,15 @@ def test_a_claimed_delivery_is_not_published_again_by_a_later_run(alice, receive
     reason="races two dispatchers on real connections, which needs PostgreSQL; "
     "run with DATABASE_URL=postgres://...",
 )
-def test_a_delivery_is_claimed_once_by_concurrent_dispatchers(alice, transactional_db, monkeypatch) -> None:
+def test_a_delivery_is_claimed_once_by_concurrent_dispatchers(
+    alice, transactional_db, monkeypatch, sent_tasks
+) -> None:
     lock = threading.Lock()
-    published: list[tuple] = []
-
-    def publish(args: tuple, **kwargs: object) -> None:
-        with lock:
-            published.append(args)
-
-    monkeypatch.setattr(deliver_webhook_task, "apply_async", publish)
     delivery = make_delivery(alice, "http://127.0.0.1:9/hook")  # committed: published at once
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    published.clear()
+    sent_tasks.clear()
 
     # Both dispatchers start together, and both have picked the delivery as a
     # candidate before either claims it: only the conditional claim can stop
@@ -99,11 +107,11 @@ def test_a_delivery_is_claimed_once_by_concurrent_dispatchers(alice, transaction
         thread.join(timeout=30)
     assert errors == []
     assert sorted(counts) == [0, 1]
-    assert published == [(str(delivery.pk), 1)]
+    assert [task["args"] for task in sent_tasks] == [[str(delivery.pk), 1]]
 
 
 def test_a_delivery_whose_attempts_never_got_recorded_fails_when_the_schedule_is_used_up(
-    alice, receiver, eager_tasks, settings
+    dispatch, alice, receiver, eager_tasks, settings
 ) -> None:
     # Every attempt of the schedule was claimed and its worker died (or it
     # failed in a way that could not be recorded): no attempt number
@@ -115,7 +123,7 @@ def test_a_delivery_whose_attempts_never_got_recorded_fails_when_the_schedule_is
         schedule_step=len(schedule),
         lease_expires_at=timezone.now() - timedelta(seconds=1),
     )
-    assert dispatch_due_webhooks_task.apply().get() == 0
+    assert dispatch() == 0
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.FAILED
     assert delivery.next_attempt_at is None and delivery.completed_at is not None
@@ -137,7 +145,7 @@ def test_an_unrecorded_attempt_counts_in_the_schedule(alice, receiver, eager_tas
 
 
 def test_a_redelivered_delivery_is_not_given_up_for_its_earlier_attempts(
-    alice, receiver, eager_tasks, settings
+    dispatch, alice, receiver, eager_tasks, settings
 ) -> None:
     # A delivery that used up its schedule, then was redelivered and its
     # redelivery message lost: the dispatcher sends it.
@@ -146,47 +154,49 @@ def test_a_redelivered_delivery_is_not_given_up_for_its_earlier_attempts(
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         attempt_count=len(schedule), schedule_step=0, lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert dispatch_due_webhooks_task.apply().get() == 1
+    assert dispatch() == 1
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED
     assert delivery.attempt_count == len(schedule) + 1
 
 
 def test_a_new_delivery_is_left_to_its_own_publish_until_its_lease_expires(
-    alice, receiver, eager_tasks
+    dispatch, alice, receiver, eager_tasks
 ) -> None:
     # Created (and claimed) in a transaction whose publish never happened:
     # the message was lost, or the process died right after commit.
     delivery = make_delivery(alice, receiver.url)
-    assert dispatch_due_webhooks_task.apply().get() == 0
+    assert dispatch() == 0
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert dispatch_due_webhooks_task.apply().get() == 1
+    assert dispatch() == 1
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED
     assert len(receiver.requests) == 1
 
 
-def test_an_attempt_whose_worker_died_is_made_again_after_the_lease(alice, receiver, eager_tasks) -> None:
+def test_an_attempt_whose_worker_died_is_made_again_after_the_lease(
+    dispatch, alice, receiver, eager_tasks
+) -> None:
     delivery = make_delivery(alice, receiver.url)
     # A worker claimed attempt 1 and died before recording its outcome.
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         attempt_count=1, lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert dispatch_due_webhooks_task.apply().get() == 1
+    assert dispatch() == 1
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED
     assert delivery.attempt_count == 2
     assert len(receiver.requests) == 1
 
 
-def test_ended_deliveries_are_never_dispatched(alice, receiver) -> None:
+def test_ended_deliveries_are_never_dispatched(dispatch, alice, receiver) -> None:
     delivery = make_delivery(alice, receiver.url)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=WebhookDelivery.Status.FAILED, lease_expires_at=None
     )
-    assert dispatch_due_webhooks_task.apply().get() == 0
+    assert dispatch() == 0
 
 
 def test_an_attempt_under_way_holds_the_delivery_only_for_the_short_attempt_lease(

@@ -17,7 +17,7 @@ from api.models import Job
 from api.services import job_leases_renew, job_mark_running, jobs_recover_expired
 from billing.models import UsageRecord
 from tests.api.helpers import make_job
-from workers import leases
+from workers import leases, runs
 from workers.tasks import solve
 from workers.tasks.recovery import recover_expired_jobs_task
 from workers.tasks.solve import solve_job_task
@@ -141,7 +141,7 @@ def test_the_worker_renews_a_lease_while_the_run_lasts(transactional_db, alice, 
 def test_an_answer_is_recorded_through_a_database_restart(alice, fake_openai, monkeypatch) -> None:
     """The database drops the connection as the answer is written: the write
     is tried again on a new connection; the model is not called again."""
-    real_mark_succeeded = solve.job_mark_succeeded
+    real_mark_succeeded = runs.job_mark_succeeded
     failures: list[int] = []
 
     def connection_lost_once(**kwargs):
@@ -150,7 +150,7 @@ def test_an_answer_is_recorded_through_a_database_restart(alice, fake_openai, mo
             raise OperationalError("server closed the connection unexpectedly")
         return real_mark_succeeded(**kwargs)
 
-    monkeypatch.setattr(solve, "job_mark_succeeded", connection_lost_once)
+    monkeypatch.setattr(runs, "job_mark_succeeded", connection_lost_once)
     job = make_job(alice)
     solve_job_task.apply(args=(str(job.pk),))
     job.refresh_from_db()
@@ -165,12 +165,12 @@ def test_an_answer_that_cannot_be_recorded_leaves_the_job_to_recovery(
     """The database stays away longer than the run will wait: the job is not
     failed (the answer was fine); it keeps its lease, which runs out, and the
     recovery task runs it again."""
-    monkeypatch.setattr(solve, "DATABASE_RECORD_BUDGET_S", 1)
+    monkeypatch.setattr(runs, "DATABASE_RECORD_BUDGET_S", 1)
 
     def database_down(**kwargs):
         raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr(solve, "job_mark_succeeded", database_down)
+    monkeypatch.setattr(runs, "job_mark_succeeded", database_down)
     job = make_job(alice)
     solve_job_task.apply(args=(str(job.pk),))
     job.refresh_from_db()

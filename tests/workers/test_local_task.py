@@ -19,10 +19,8 @@ FONT = next((f for f in font_paths() if f.name == "DejaVuSans.ttf"), None)
 
 
 @pytest.fixture
-def sent(monkeypatch) -> list[dict]:
-    published: list[dict] = []
-    monkeypatch.setattr(app, "send_task", lambda name, **options: published.append({"name": name, **options}))
-    return published
+def sent(sent_tasks: list[dict]) -> list[dict]:
+    return sent_tasks
 
 
 def _job_showing(user, text: str) -> Job:

@@ -105,18 +105,9 @@ def test_the_purge_stops_when_its_time_budget_is_spent(alice, settings) -> None:
     assert job_inputs_purge(batch=2) == 3
 
 
-def _sent_tasks(monkeypatch) -> list[dict]:
-    from workers.celery import app
-
-    sent: list[dict] = []
-    monkeypatch.setattr(app, "send_task", lambda name, **options: sent.append({"name": name, **options}))
-    return sent
-
-
 def test_a_job_published_again_keeps_its_request_id(
-    alice, settings, monkeypatch, django_capture_on_commit_callbacks
+    alice, settings, sent_tasks, django_capture_on_commit_callbacks
 ) -> None:
-    sent = _sent_tasks(monkeypatch)
     stale = make_job(
         alice,
         request_id="req-submit-0001",
@@ -124,17 +115,18 @@ def test_a_job_published_again_keeps_its_request_id(
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert requeue_stale_jobs_task() == 1
-    assert sent == [
+    assert sent_tasks == [
         {
             "name": "workers.tasks.solve.solve_job_task",
             "args": [str(stale.pk)],
+            "kwargs": {},
+            "ignore_result": True,
             "headers": {"request_id": "req-submit-0001"},
         }
     ]
 
 
-def test_a_recovered_job_keeps_its_request_id(alice, monkeypatch, django_capture_on_commit_callbacks) -> None:
-    sent = _sent_tasks(monkeypatch)
+def test_a_recovered_job_keeps_its_request_id(alice, sent_tasks, django_capture_on_commit_callbacks) -> None:
     make_job(
         alice,
         status=Job.Status.RUNNING,
@@ -144,7 +136,7 @@ def test_a_recovered_job_keeps_its_request_id(alice, monkeypatch, django_capture
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert recover_expired_jobs_task() == {"requeued": 1, "failed": 0}
-    assert [task["headers"] for task in sent] == [{"request_id": "req-submit-0002"}]
+    assert [task["headers"] for task in sent_tasks] == [{"request_id": "req-submit-0002"}]
 
 
 def test_a_queued_job_is_published_again_soon_when_no_message_waits_for_it(

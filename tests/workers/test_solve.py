@@ -13,7 +13,8 @@ from tests.api.helpers import make_job
 from tests.fakes.openai_server import API_KEY, Hang, Malformed, Ok, RateLimit, ServerError
 from workers.providers.mock import MockProvider
 from workers.providers.openai_provider import retry_after_seconds
-from workers.tasks.solve import retry_delay, solve_job_task
+from workers.runs import retry_delay
+from workers.tasks.solve import solve_job_task
 
 # Fixtures of the fake server, used by name.
 openai_server = fake_api.openai_server
@@ -209,12 +210,12 @@ def test_an_unexpected_error_after_the_call_fails_the_job_once_unbilled(alice, f
 
 
 def test_an_unexpected_error_before_the_call_fails_the_job(alice, fake_openai, monkeypatch, caplog) -> None:
-    from workers.tasks import solve
+    from workers import runs
 
     def broken_storage(job):
         raise RuntimeError("storage is down")
 
-    monkeypatch.setattr(solve, "_solve_request", broken_storage)
+    monkeypatch.setattr(runs, "solve_request", broken_storage)
     job = make_job(alice)
     result = solve_job_task.apply(args=(str(job.id),))
     job.refresh_from_db()
@@ -227,7 +228,7 @@ def test_an_unexpected_error_before_the_call_fails_the_job(alice, fake_openai, m
 
 
 def test_an_unexpected_error_does_not_touch_a_job_the_run_lost(alice, fake_openai, monkeypatch) -> None:
-    from workers.tasks import solve
+    from workers import runs
 
     job = make_job(alice)
 
@@ -235,7 +236,7 @@ def test_an_unexpected_error_does_not_touch_a_job_the_run_lost(alice, fake_opena
         job_cancel(job=Job.objects.get(pk=job.pk))
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(solve, "_solve_request", canceled_then_broken)
+    monkeypatch.setattr(runs, "solve_request", canceled_then_broken)
     job = _run(job)
     assert (job.status, job.error_code) == (Job.Status.CANCELED, "canceled")
 

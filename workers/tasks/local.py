@@ -15,18 +15,10 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from api.services import (
-    job_hand_off_to_model,
-    job_mark_failed,
-    job_mark_failed_internally,
-    job_mark_succeeded,
-)
-from workers import leases
-from workers.providers import ProviderError, answer_result
+from api.services import job_hand_off_to_model, job_mark_failed, job_mark_failed_internally
+from workers import leases, runs
+from workers.providers import ProviderError
 from workers.providers.local import TIMED_OUT, LocalProvider
-
-# The job's image and fields as the solve task reads them.
-from workers.tasks.solve import _solve_request as solve_request
 from workers.tasks.solve import claim
 
 logger = logging.getLogger(__name__)
@@ -57,7 +49,7 @@ def solve_local_task(self: Any, job_id: str) -> None:
         # The lease is renewed while OCR and SymPy run, so recovery never
         # takes back a job this live process is still solving.
         with leases.held(job_id=job_id, task_id=task_id):
-            answer = LocalProvider().solve(solve_request(job))
+            answer = LocalProvider().solve(runs.solve_request(job))
     except SoftTimeLimitExceeded:
         _cannot_answer(
             job_id=job_id,
@@ -71,16 +63,7 @@ def solve_local_task(self: Any, job_id: str) -> None:
     except Exception:
         job_mark_failed_internally(job_id=job_id, task_id=task_id)
         raise
-    if not job_mark_succeeded(
-        job=job,
-        task_id=task_id,
-        result=answer_result(answer.text),
-        model=answer.model,
-        input_tokens=0,
-        cached_tokens=0,
-        output_tokens=0,
-    ):
-        logger.info("job %s was canceled or taken over while running; answer discarded", job_id)
+    runs.job_answered(job=job, task_id=task_id, answer=answer)
 
 
 def _cannot_answer(*, job_id: str, task_id: str, error: ProviderError) -> None:
