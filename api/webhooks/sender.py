@@ -124,7 +124,7 @@ def _new_client() -> httpx.AsyncClient:
         verify=_ssl_context(),
         follow_redirects=False,
         trust_env=False,
-        cookies=httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))),
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         limits=httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=_IDLE_S),
     )
 
