@@ -50,7 +50,7 @@ from bench.bench_worker import (
     _procfile_worker_settings,
     _start_redis,
 )
-from bench.postgres import drop_database, recreate_database
+from bench.postgres import database_for_bench, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 # The sender before it kept a loop and clients per thread.
@@ -138,17 +138,12 @@ def run(report: Any) -> None:
     url = os.environ.get("BENCH_WEBHOOKS_DATABASE_URL") or (
         f"postgres://postgres@127.0.0.1:5432/bench_webhooks_{os.getpid()}"
     )
-    if not url.startswith(("postgres://", "postgresql://")):
-        report.skip("needs PostgreSQL (BENCH_WEBHOOKS_DATABASE_URL)")
-        return
     redis_server = shutil.which("redis-server")
     if not redis_server:
         report.skip("needs redis-server on PATH (apt-get install redis-server)")
         return
-    try:
-        pg_version = recreate_database(url)
-    except Exception as exc:  # any connection problem means "no PostgreSQL here"
-        report.skip(f"PostgreSQL unavailable ({type(exc).__name__}: {exc})".strip())
+    pg_version = database_for_bench(report, url, "BENCH_WEBHOOKS_DATABASE_URL")
+    if pg_version is None:
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
