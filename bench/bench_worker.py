@@ -684,10 +684,10 @@ def _worker_processes(env: dict[str, str]) -> int:
     return max(1, int(out.stdout.strip()))
 
 
-def _procfile_worker_settings() -> dict[str, str]:
-    """The `VAR=value` prefixes of the Procfile's `worker:` line."""
+def _procfile_worker_settings(process: str = "worker") -> dict[str, str]:
+    """The `VAR=value` prefixes of the Procfile's `process:` line."""
     for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith("worker:"):
+        if line.startswith(f"{process}:"):
             words = shlex.split(line.split(":", 1)[1])
             return dict(word.split("=", 1) for word in words if "=" in word and not word.startswith("-"))
     return {}

@@ -7,12 +7,16 @@ records every request and answers from a script.
         receiver.requests[0].verify(secret)  # standardwebhooks, as a receiver would
 
 A Reply can delay its answer (`delay_s`, to exercise timeouts), add headers
-(`Retry-After`) and send any body.
+(`Retry-After`) and send any body. `keep_alive=True` speaks HTTP/1.1 and keeps
+connections open (each request records its client port, `peer_port`, so a
+test sees which requests shared a connection); `tls=` serves HTTPS with that
+server context and records each handshake's server name (SNI).
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,6 +39,7 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer_port: int = 0
 
     def verify(self, secret: str) -> Any:
         """The parsed event, if the Standard Webhooks signature verifies."""
@@ -46,20 +51,28 @@ class ReceivedRequest:
 
 
 class WebhookReceiver:
-    def __init__(self, default: Reply | None = None) -> None:
+    def __init__(
+        self, default: Reply | None = None, *, keep_alive: bool = False, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.default = default or Reply()
         self.requests: list[ReceivedRequest] = []
+        self.server_names: list[str | None] = []  # one per TLS handshake, in order
+        self._tls = tls
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 with receiver._lock:
-                    receiver.requests.append(ReceivedRequest(self.path, dict(self.headers.items()), body))
+                    receiver.requests.append(
+                        ReceivedRequest(self.path, dict(self.headers.items()), body, self.client_address[1])
+                    )
                     reply = receiver._script.pop(0) if receiver._script else receiver.default
                     receiver._arrived.notify_all()
                 if reply.delay_s:
@@ -79,11 +92,23 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            tls.sni_callback = self._record_server_name
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def _record_server_name(self, _sock: object, name: str | None, _ctx: object) -> None:
+        with self._lock:
+            self.server_names.append(name)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/hook"
 
     def script(self, *replies: Reply) -> None:
         """Answer the next requests with these, in order, then the default."""
