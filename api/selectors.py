@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import redis
@@ -24,25 +27,38 @@ def job_get_for_user(*, user: User, job_id: UUID | str) -> Job:
     # By the primary key alone, and the owner checked here: with the user in
     # the WHERE clause, PostgreSQL could walk the user's (user, ...) index
     # through every one of their jobs to find this one.
+    rows_found = _jobs_with_usage(f"WHERE j.{rows.column(Job, 'id')} = %s", [rows.prep(Job, "id", job_id)])
+    if not rows_found or rows_found[0].user_id != user.pk:
+        raise NotFound("No such job.")
+    return rows_found[0]
+
+
+def _jobs_with_usage(where: str, params: Sequence[Any]) -> list[Job]:
+    """Jobs read with their usage records in one statement (a LEFT JOIN):
+    `where` follows `FROM <jobs> j LEFT JOIN <usage> u` and names the job
+    table `j`. Each job's usage is cached on it as select_related("usage")
+    leaves it: the record, or none to look up."""
     job_pk, usage_job = rows.column(Job, "id"), rows.column(UsageRecord, "job")
     sql = (
         f"SELECT {rows.columns(Job, 'j')}, {rows.columns(UsageRecord, 'u')}"  # noqa: S608  (names from the models)
         f" FROM {rows.table(Job)} j LEFT JOIN {rows.table(UsageRecord)} u ON u.{usage_job} = j.{job_pk}"
-        f" WHERE j.{job_pk} = %s"
+        f" {where}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [rows.prep(Job, "id", job_id)])
-        row = cursor.fetchone()
-    if row is None:
-        raise NotFound("No such job.")
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
     split = rows.width(Job)
-    job = rows.instance(Job, row[:split])
-    if job.user_id != user.pk:
-        raise NotFound("No such job.")
-    # As select_related("usage") leaves it: the record, or none to look up.
-    usage = None if row[split] is None else rows.instance(UsageRecord, row[split:])
-    Job.usage.related.set_cached_value(job, usage)
-    return job
+    jobs = rows.instances(Job, [row[:split] for row in found])
+    billed = rows.instances(UsageRecord, [row[split:] for row in found if row[split] is not None])
+    usage_of = {usage.job_id: usage for usage in billed}
+    for job in jobs:
+        # As select_related("usage") leaves it: the record, or none to look up.
+        Job.usage.related.set_cached_value(job, usage_of.get(job.pk))
+    return jobs
+
+
+# The job list's order: newest first; the ID breaks ties between equal times.
+JOB_LIST_ORDERING = ("-created_at", "-id")
 
 
 def job_list_for_user(
@@ -59,7 +75,86 @@ def job_list_for_user(
         jobs = jobs.filter(created_at__gte=created_after)
     if created_before is not None:
         jobs = jobs.filter(created_at__lt=created_before)
-    return jobs.order_by("-created_at", "-id")
+    return jobs.order_by(*JOB_LIST_ORDERING)
+
+
+@dataclass(frozen=True)
+class JobListing:
+    """One user's jobs, filtered and ordered as JOB_LIST_ORDERING, for DRF's
+    CursorPagination (GET /api/v1/jobs). It offers the three things the
+    pagination asks of a queryset: `order_by` (the ordering or its reverse),
+    `filter` on created_at against the cursor's position, and a slice that
+    reads the page. So the cursors, links and ties keep DRF's semantics, and
+    a page costs one plain SQL query with each job's usage: through the ORM,
+    building the query and the instances took most of the request."""
+
+    user_id: int
+    statuses: tuple[str, ...] = ()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    oldest_first: bool = False
+    # From the cursor: ("<" or ">", created_at as the cursor holds it).
+    position: tuple[str, str] | None = None
+
+    def order_by(self, *ordering: str) -> JobListing:
+        reverse = tuple(name[1:] if name.startswith("-") else f"-{name}" for name in JOB_LIST_ORDERING)
+        if ordering not in (JOB_LIST_ORDERING, reverse):
+            raise NotImplementedError(f"jobs are listed by {JOB_LIST_ORDERING}, not {ordering}")
+        return replace(self, oldest_first=ordering == reverse)
+
+    def filter(self, **lookup: str) -> JobListing:
+        ((name, value),) = lookup.items()
+        operators = {"created_at__lt": "<", "created_at__gt": ">"}
+        if name not in operators:
+            raise NotImplementedError(f"jobs are filtered by the cursor's created_at, not {name}")
+        return replace(self, position=(operators[name], value))
+
+    def __getitem__(self, page: slice) -> list[Job]:
+        """The jobs from page.start to page.stop (the pagination asks for one
+        more than a page, to know whether another follows)."""
+        created_at = f"j.{rows.column(Job, 'created_at')}"
+        where = [f"j.{rows.column(Job, 'user')} = %s"]
+        params: list[Any] = [self.user_id]
+        if self.statuses:
+            where.append(f"j.{rows.column(Job, 'status')} IN ({', '.join(['%s'] * len(self.statuses))})")
+            params += self.statuses
+        if self.created_after is not None:
+            where.append(f"{created_at} >= %s")
+            params.append(rows.prep(Job, "created_at", self.created_after))
+        if self.created_before is not None:
+            where.append(f"{created_at} < %s")
+            params.append(rows.prep(Job, "created_at", self.created_before))
+        if self.position is not None:
+            # The cursor's text, read as the field reads it (as the ORM's
+            # lookup would): a ValidationError for anything but a time.
+            operator, value = self.position
+            where.append(f"{created_at} {operator} %s")
+            params.append(rows.prep(Job, "created_at", value))
+        start, stop = page.start or 0, page.stop
+        if page.step is not None or stop is None:
+            raise NotImplementedError("jobs are read a bounded page at a time")
+        direction = "ASC" if self.oldest_first else "DESC"
+        order = f"{created_at} {direction}, j.{rows.column(Job, 'id')} {direction}"
+        return _jobs_with_usage(
+            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s OFFSET %s", [*params, stop - start, start]
+        )
+
+
+def job_listing_for_user(
+    *,
+    user: User,
+    statuses: list[str] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> JobListing:
+    """The user's jobs for GET /api/v1/jobs (job_list_for_user, read a page
+    at a time by the cursor pagination)."""
+    return JobListing(
+        user_id=user.pk,
+        statuses=tuple(statuses or ()),
+        created_after=created_after,
+        created_before=created_before,
+    )
 
 
 def job_in_flight_count(*, user_id: int, up_to: int | None = None) -> int:

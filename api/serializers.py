@@ -3,7 +3,7 @@ a job (JobSerializer, job_representation)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -132,9 +132,10 @@ class JobSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     object = serializers.SerializerMethodField()
     status = serializers.ChoiceField(choices=Job.Status.choices)
-    created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    completed_at = serializers.DateTimeField(allow_null=True)
+    # Times in UTC ("...Z") whatever time zone is active (see _DATETIME).
+    created_at = serializers.DateTimeField(default_timezone=UTC)
+    started_at = serializers.DateTimeField(allow_null=True, default_timezone=UTC)
+    completed_at = serializers.DateTimeField(allow_null=True, default_timezone=UTC)
     model = serializers.CharField()
     detail = serializers.ChoiceField(choices=Job.Detail.choices)
     prompt = serializers.CharField()
@@ -222,7 +223,10 @@ def _urls(job: Job) -> dict[str, str]:
     return {"get": get.format(job_id), "cancel": cancel.format(job_id)}
 
 
-_DATETIME = serializers.DateTimeField()
+# In UTC, as JobSerializer's times: a fixed zone spares the thread-local
+# lookup of the active one, which cost several times the formatting (about
+# 10 µs a time, up to three a job and twenty jobs a page).
+_DATETIME = serializers.DateTimeField(default_timezone=UTC)
 
 
 def _datetime(value: datetime | None) -> str | None:

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from accounts.authentication import authenticated_user
 from api.models import Job
-from api.selectors import job_get_for_user, job_list_for_user, job_wait_for_user
+from api.selectors import JOB_LIST_ORDERING, job_get_for_user, job_listing_for_user, job_wait_for_user
 from api.serializers import ImageInputField, JobSerializer, MetadataField, job_representation
 from api.services import job_cancel, job_submit
 from api.throttles import CancelThrottle, RateLimitedApi, ReadThrottle, SubmitThrottle
@@ -166,7 +166,7 @@ class JobDetailApi(RateLimitedApi):
 class JobPagination(CursorPagination):
     """?cursor= and ?limit= (1 to 100); a bad one is a 400."""
 
-    ordering = ("-created_at", "-id")
+    ordering = JOB_LIST_ORDERING
     page_size = 20
     page_size_query_param = "limit"
     max_page_size = 100
@@ -225,7 +225,7 @@ class JobListApi(RateLimitedApi):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         filters: dict[str, Any] = params.validated_data
-        jobs = job_list_for_user(
+        jobs = job_listing_for_user(
             user=authenticated_user(request),
             statuses=filters.get("status"),
             created_after=filters.get("created_after"),

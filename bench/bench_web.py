@@ -47,8 +47,10 @@ CONNECTIONS = int(os.environ.get("BENCH_WEB_CONNECTIONS", "32"))
 # ?wait: this many clients, each on a job of its own, across WAIT_ACCOUNTS accounts.
 WAITERS = int(os.environ.get("BENCH_WEB_WAITERS", "1000"))
 WAIT_ACCOUNTS = 50
-# BENCH_WEB_ONLY=wait runs the ?wait stage alone (a minute or so).
+# BENCH_WEB_ONLY=wait runs the ?wait stage alone (a minute or so);
+# BENCH_WEB_ONLY=list the job list against its floor alone (4 sync workers).
 ONLY = os.environ.get("BENCH_WEB_ONLY", "")
+LIST = "GET /api/v1/jobs"
 READY_TIMEOUT_S = 30.0
 
 # (label, gunicorn arguments), the same for the product and the floor: 4 sync
@@ -125,7 +127,8 @@ def run(report: Any) -> None:
             bench.prepare()
             if ONLY != "wait":
                 bench.measure()
-            bench.measure_waiters()
+            if ONLY != "list":
+                bench.measure_waiters()
         finally:
             redis_server.stop()
     bench.write(report, pg_version=pg_version)
@@ -275,7 +278,7 @@ class _Bench:
                 servers=1,
             ),
             Endpoint("GET /api/v1/jobs/{id}", "GET", f"/api/v1/jobs/{seeded['job_id']}", "floor GET"),
-            Endpoint("GET /api/v1/jobs", "GET", "/api/v1/jobs", "floor GET", servers=1),
+            Endpoint(LIST, "GET", "/api/v1/jobs", "floor GET", servers=1),
             Endpoint("GET /api/v1/accounts/me", "GET", "/api/v1/accounts/me", "floor GET", servers=1),
         ]
         self.counts = self._count(self.endpoints, self.product_auth, self.product_env)
@@ -376,7 +379,9 @@ class _Bench:
                 print(f"  {label} failed: {self.failures[label]}", flush=True)
 
     def _measure_one(self, index: int, label: str, args: list[str]) -> None:
-        wanted = [e for e in self.endpoints if e.servers > index]
+        wanted = [e for e in self.endpoints if e.servers > index and (ONLY != "list" or e.name == LIST)]
+        if not wanted:
+            return
         floors = {e.name: e for e in self.floor_endpoints}
         product, product_port = self._gunicorn("config.wsgi:application", args, self.product_env, "product")
         floor_env = {**self.floor_env, "FLOOR_DATABASE_POOL": "1" if "gevent" in args else "0"}

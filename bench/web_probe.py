@@ -1,7 +1,9 @@
 """The in-process half of bench/bench_web.py, run in a child process under
 either project's settings (DJANGO_SETTINGS_MODULE):
 
-- `seed`: a user, its bearer token and (product) one job; prints JSON;
+- `seed`: a user, its bearer token and (product) one job, after a few pages
+  of ended jobs for the job list (half of them succeeded, with usage); prints
+  JSON;
 - `count`: each request of a JSON spec (stdin) sent twice through Django's
   test client; the second is counted: SQL queries (CaptureQueriesContext) and
   Redis round trips (every command, or pipeline, a redis-py connection sends,
@@ -15,6 +17,10 @@ import json
 import sys
 from typing import Any
 
+# Ended jobs of the bench user, so GET /api/v1/jobs lists full pages even
+# when no submit stage ran before it (BENCH_WEB_ONLY=list).
+LIST_JOBS = 60
+
 
 def _seed_product(png: bytes) -> dict[str, str]:
     from accounts.models import User
@@ -23,8 +29,41 @@ def _seed_product(png: bytes) -> dict[str, str]:
 
     user = User.objects.create_user("bench-web@example.com", None)
     _, raw = token_create(user=user, name="bench")
+    _seed_ended_jobs(user, LIST_JOBS)
     job = job_submit(user=user, image=png).job
     return {"token": raw, "job_id": str(job.pk)}
+
+
+def _seed_ended_jobs(user: Any, count: int) -> None:
+    """`count` jobs that ended: every other one succeeded and billed (through
+    the billing service, as a worker bills it), the rest canceled."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from api.models import Job
+    from billing.services import usage_record_create
+
+    for number in range(count):
+        now = timezone.now()
+        if number % 2:
+            Job.objects.create(user=user, model="gpt-4o-mini", status=Job.Status.CANCELED, completed_at=now)
+            continue
+        with transaction.atomic():
+            job = Job.objects.create(
+                user=user,
+                model="gpt-4o-mini",
+                status=Job.Status.SUCCEEDED,
+                completed_at=now,
+                result={"text": "x = 5", "final_answer": "5", "latex": ["x = 5"]},
+            )
+            usage_record_create(
+                job=job,
+                model=job.model,
+                input_tokens=900,
+                cached_tokens=0,
+                output_tokens=120,
+                completed_at=now,
+            )
 
 
 def _seed_waiters(accounts: int, per_account: int) -> list[list[str]]:

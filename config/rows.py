@@ -9,11 +9,11 @@ serves PostgreSQL and SQLite. Everything else keeps using the ORM."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
@@ -67,24 +67,41 @@ def width(model: type[Model]) -> int:
 
 
 @cache
-def _converters(model: type[Model], vendor: str) -> tuple[tuple[Any, tuple[Converter, ...]], ...]:
+def _converters(model: type[Model], vendor: str) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
+    """(index, column, converters) of the columns that have any: most have
+    none, and a row is read once per request or more."""
     out = []
-    for f in model._meta.concrete_fields:
+    for index, f in enumerate(model._meta.concrete_fields):
         column = f.get_col(model._meta.db_table)
-        out.append(
-            (column, tuple(connection.ops.get_db_converters(column) + f.get_db_converters(connection)))
-        )
+        converters = tuple(connection.ops.get_db_converters(column) + f.get_db_converters(connection))
+        if converters:
+            out.append((index, column, converters))
     return tuple(out)
 
 
 def instance(model: type[M], row: Sequence[Any]) -> M:
     """The model instance for a row of `columns(model)`, as the ORM builds it."""
-    values = []
-    for value, (column, converters) in zip(row, _converters(model, connection.vendor), strict=True):
-        for convert in converters:
-            value = convert(value, column, connection)
-        values.append(value)
-    return model.from_db(connection.alias, [], values)
+    return instances(model, [row])[0]
+
+
+def instances(model: type[M], found: Iterable[Sequence[Any]]) -> list[M]:
+    """The model instances for rows of `columns(model)`, as the ORM builds them."""
+    # `connection` is a proxy that looks the thread's connection up on every
+    # attribute: once here, not once per value.
+    db = connections[DEFAULT_DB_ALIAS]
+    converters, expected = _converters(model, db.vendor), width(model)
+    out = []
+    for row in found:
+        if len(row) != expected:
+            raise ValueError(f"{len(row)} values for the {expected} columns of {model.__name__}")
+        values = list(row)
+        for index, column, convert_all in converters:
+            value = values[index]
+            for convert in convert_all:
+                value = convert(value, column, db)
+            values[index] = value
+        out.append(model.from_db(db.alias, [], values))
+    return out
 
 
 def insert(obj: M) -> M:

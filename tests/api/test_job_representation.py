@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from api.models import Job
 from api.serializers import JobSerializer, job_representation
@@ -56,3 +57,12 @@ def test_a_job_that_has_not_succeeded_costs_no_usage_query(alice) -> None:
         body = job_representation(job)
     assert body["usage"] is None
     assert len(queries.captured_queries) == 0
+
+
+def test_times_are_utc_like_the_serializer_whatever_zone_is_active(alice) -> None:
+    started = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    job = make_job(alice, status=Job.Status.RUNNING, started_at=started)
+    with timezone.override("Europe/Paris"):
+        fast, slow = _both(Job.objects.select_related("usage").get(pk=job.pk))
+    assert fast == slow
+    assert fast["started_at"] == "2026-03-01T12:00:00.123456Z"

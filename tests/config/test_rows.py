@@ -66,3 +66,21 @@ def test_a_constraint_violation_is_djangos_integrity_error(alice) -> None:
     job = make_job(alice)
     with pytest.raises(IntegrityError), transaction.atomic():
         rows.insert(Job(id=job.pk, user=alice, model="gpt-4o-mini"))
+
+
+def test_many_rows_read_at_once_equal_the_orms(alice) -> None:
+    jobs = [make_job(alice, metadata={"n": str(n)}, completed_at=timezone.now()) for n in range(3)]
+    sql = f"SELECT {rows.columns(Job)} FROM {rows.table(Job)} ORDER BY {rows.column(Job, 'created_at')}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        read = rows.instances(Job, cursor.fetchall())
+    assert [_values(job) for job in read] == [_values(Job.objects.get(pk=job.pk)) for job in jobs]
+
+
+def test_a_row_of_the_wrong_width_is_refused(alice) -> None:
+    make_job(alice)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {rows.columns(Job)} FROM {rows.table(Job)}")  # noqa: S608
+        row = cursor.fetchone()
+    with pytest.raises(ValueError, match="columns of Job"):
+        rows.instances(Job, [row[:-1]])
