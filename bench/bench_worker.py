@@ -44,6 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":  # run as a script: the project root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from bench.postgres import recreate_database
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/imagesolve_bench_worker"
@@ -733,3 +736,13 @@ def _png() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+if __name__ == "__main__":
+    # `python bench/bench_worker.py`: this module alone, its report on stdout
+    # (bench/run.py writes it into bench/report.md).
+    from bench.run import Report
+
+    _report = Report("bench_worker")
+    run(_report)
+    print(f"## {_report.title}\n\n" + "\n".join(_report.lines))

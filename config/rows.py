@@ -21,7 +21,26 @@ M = TypeVar("M", bound=Model)
 Converter = Callable[[Any, Any, Any], Any]
 
 
+def _db() -> Any:
+    """This thread's database wrapper itself: `connection` is a proxy that
+    looks it up again on every attribute read (a thread-local lookup), and
+    the helpers below are called dozens of times per job."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def _engine() -> str:
+    """What the caches below are keyed on (the SQL they hold depends on the
+    backend): a plain read of the settings, where `connection.vendor` costs
+    the thread-local lookup."""
+    return str(connections.settings[DEFAULT_DB_ALIAS]["ENGINE"])
+
+
 def quote(name: str) -> str:
+    return _quote(name, _engine())
+
+
+@cache
+def _quote(name: str, engine: str) -> str:
     return connection.ops.quote_name(name)
 
 
@@ -37,6 +56,11 @@ def field(model: type[Model], name: str) -> Field[Any, Any]:
 
 def column(model: type[Model], name: str) -> str:
     """The quoted column of the field `name`."""
+    return _column(model, name, _engine())
+
+
+@cache
+def _column(model: type[Model], name: str, engine: str) -> str:
     return _quoted(field(model, name))
 
 
@@ -46,11 +70,11 @@ def _quoted(f: Any) -> str:
 
 def prep(model: type[Model], name: str, value: Any) -> Any:
     """`value` as the database takes it for the field `name`."""
-    return field(model, name).get_db_prep_save(value, connection)
+    return field(model, name).get_db_prep_save(value, _db())
 
 
 @cache
-def _select_list(model: type[Model], vendor: str, alias: str) -> str:
+def _select_list(model: type[Model], engine: str, alias: str) -> str:
     prefix = f"{quote(alias)}." if alias else ""
     return ", ".join(prefix + _quoted(f) for f in model._meta.concrete_fields)
 
@@ -58,7 +82,7 @@ def _select_list(model: type[Model], vendor: str, alias: str) -> str:
 def columns(model: type[Model], alias: str = "") -> str:
     """Every concrete column of `model` (qualified by the table alias, if
     given), in the order `instance` reads them."""
-    return _select_list(model, connection.vendor, alias)
+    return _select_list(model, _engine(), alias)
 
 
 def width(model: type[Model]) -> int:
@@ -67,7 +91,7 @@ def width(model: type[Model]) -> int:
 
 
 @cache
-def _converters(model: type[Model], vendor: str) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
+def _converters(model: type[Model], engine: str) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
     """(index, column, converters) of the columns that have any: most have
     none, and a row is read once per request or more."""
     out = []
@@ -86,10 +110,8 @@ def instance(model: type[M], row: Sequence[Any]) -> M:
 
 def instances(model: type[M], found: Iterable[Sequence[Any]]) -> list[M]:
     """The model instances for rows of `columns(model)`, as the ORM builds them."""
-    # `connection` is a proxy that looks the thread's connection up on every
-    # attribute: once here, not once per value.
-    db = connections[DEFAULT_DB_ALIAS]
-    converters, expected = _converters(model, db.vendor), width(model)
+    db = _db()
+    converters, expected = _converters(model, _engine()), width(model)
     out = []
     for row in found:
         if len(row) != expected:
@@ -104,24 +126,33 @@ def instances(model: type[M], found: Iterable[Sequence[Any]]) -> list[M]:
     return out
 
 
-def insert(obj: M) -> M:
-    """INSERT `obj` (a new instance); a primary key the database assigns
-    (an auto field) is set from the row."""
-    meta = type(obj)._meta
-    assigned = meta.pk.db_returning
-    fields = [f for f in meta.local_concrete_fields if not (f.primary_key and assigned)]
+@cache
+def _insert(model: type[Model], engine: str) -> tuple[str, tuple[Field[Any, Any], ...], bool]:
+    """The INSERT statement of `model`, the fields whose values it takes,
+    and whether the database assigns the primary key (RETURNING it)."""
+    meta = model._meta
+    assigned = bool(meta.pk.db_returning)
+    fields = tuple(f for f in meta.local_concrete_fields if not (f.primary_key and assigned))
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608  (names from the model)
-        table(type(obj)),
+        table(model),
         ", ".join(_quoted(f) for f in fields),
         ", ".join(["%s"] * len(fields)),
     )
     if assigned:
         sql += f" RETURNING {_quoted(meta.pk)}"
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    return sql, fields, assigned
+
+
+def insert(obj: M) -> M:
+    """INSERT `obj` (a new instance); a primary key the database assigns
+    (an auto field) is set from the row."""
+    db = _db()
+    sql, fields, assigned = _insert(type(obj), _engine())
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         if assigned:
             (obj.pk,) = cursor.fetchone()
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = db.alias
     return obj

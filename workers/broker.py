@@ -20,6 +20,13 @@ has nothing left to read, and a channel whose connection has already been
 collected has no server to give messages back to. Those messages stay in
 Redis's unacked set and come back after the visibility timeout; the jobs
 they carry are taken back sooner by their leases (see workers/leases.py).
+
+And one saving: kombu builds a new redis-py client for every acknowledgement,
+every message added to the unacked set and every task event published (three
+per task), and building one costs more than the round trip it sends (redis-py
+fills a table of ~250 response callbacks each time). The channel keeps one
+client over its connection pool instead; redis-py clients are thread-safe,
+and each use still takes its own connection (or pipeline) from the pool.
 """
 
 from __future__ import annotations
@@ -37,6 +44,20 @@ logger = logging.getLogger(__name__)
 
 
 class Channel(kombu_redis.Channel):
+    _shared_client: Any = None
+
+    def _create_client(self, asynchronous: bool = False) -> Any:
+        if asynchronous:
+            # The BRPOP client: kombu builds it once (Channel.client).
+            return super()._create_client(asynchronous=True)  # type: ignore[misc]
+        pool = self.pool
+        client = self._shared_client
+        if client is None or client.connection_pool is not pool:
+            # First use, or the pool was replaced (kombu disconnects its
+            # pools after a connection error and builds new ones).
+            client = self._shared_client = super()._create_client()  # type: ignore[misc]
+        return client
+
     def close(self) -> None:
         if self._in_poll:  # type: ignore[attr-defined]
             try:

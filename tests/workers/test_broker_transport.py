@@ -84,3 +84,25 @@ def test_a_collected_connection_closes_without_restoring_and_keeps_the_messages(
     server.start()
     # Still in Redis's unacked set: delivered again after the visibility timeout.
     assert redis.Redis.from_url(server.url).hlen("unacked") == 2
+
+
+def test_a_channel_acknowledges_through_one_client_and_a_new_one_once_its_pool_is_replaced(server):
+    connection = Connection(server.url)
+    try:
+        messages = _consume_unacknowledged(connection, 3)
+        channel: Any = connection.default_channel
+        assert len(messages) == 3
+        messages[0].ack()
+        client = channel._create_client()
+        messages[1].ack()
+        assert channel._create_client() is client
+        assert client.connection_pool is channel.pool
+        # As after a connection error: kombu drops its pools and builds new ones.
+        channel._disconnect_pools()
+        messages[2].ack()
+        replaced = channel._create_client()
+        assert replaced is not client
+        assert replaced.connection_pool is channel.pool
+        assert redis.Redis.from_url(server.url).hlen("unacked") == 0
+    finally:
+        connection.release()
