@@ -4,6 +4,10 @@ to the model's queue (SOLVER=auto)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.files.base import ContentFile
 
@@ -127,8 +131,23 @@ def test_a_bug_in_the_solver_fails_the_job_as_internal_error_unbilled(alice, set
     def broken(self, request):
         raise KeyError("a bug")
 
-    monkeypatch.setattr("workers.tasks.local.LocalProvider.solve", broken)
+    monkeypatch.setattr("workers.providers.local.LocalProvider.solve", broken)
     job = _run(_job_showing(alice, "2x + 3 = 11"))
     assert (job.status, job.error_code) == (Job.Status.FAILED, "internal_error")
     assert "a bug" not in job.error_message
     assert not UsageRecord.objects.filter(job=job).exists()
+
+
+def test_registering_the_tasks_does_not_load_the_local_solver() -> None:
+    """Every worker registers every task; only the local queue's processes
+    should pay for OCR and SymPy (~33 MB an interpreter)."""
+    code = "import django; django.setup(); import sys, workers.tasks; print('sympy' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=os.environ,  # the suite's settings module and services
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == "False"

@@ -18,7 +18,6 @@ from django.conf import settings
 from api.services import job_hand_off_to_model, job_mark_failed, job_mark_failed_internally
 from workers import leases, runs
 from workers.providers import ProviderError
-from workers.providers.local import TIMED_OUT, LocalProvider
 from workers.tasks.solve import claim
 
 logger = logging.getLogger(__name__)
@@ -41,6 +40,10 @@ HARD_TIME_LIMIT_S = SOFT_TIME_LIMIT_S + 10
     max_retries=None,
 )
 def solve_local_task(self: Any, job_id: str) -> None:
+    # Imported here, not with the module: every worker registers this task,
+    # and OCR and SymPy are ~33 MB that only the local queue's processes need.
+    from workers.providers.local import TIMED_OUT, LocalProvider
+
     task_id: str = self.request.id
     job = claim(self, job_id=job_id)
     if job is None:
