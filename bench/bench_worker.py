@@ -85,7 +85,7 @@ def run(report: Any) -> None:
         report.skip(f"PostgreSQL unavailable ({type(exc).__name__}: {exc})".strip())
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="bench-worker-", ignore_cleanup_errors=True) as tmp_name:
         tmp = Path(tmp_name)
         redis = _start_redis(redis_server, tmp)
         try:
