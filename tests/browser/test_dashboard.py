@@ -28,7 +28,11 @@ def _log_in(page: Page, email: str) -> None:
 
 
 def _nav(page: Page, name: str) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+    # Back once the new page's deferred scripts have run (they run before
+    # DOMContentLoaded): a step that acts sooner races them, as a file chosen
+    # before the dropzone's handler is attached never shows its preview.
+    with page.expect_navigation(wait_until="domcontentloaded"):
+        page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
 
 
 def test_the_whole_journey_from_invite_to_a_revoked_key(
