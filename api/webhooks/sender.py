@@ -85,9 +85,17 @@ class _ThreadState(threading.local):
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
+        self._loop: asyncio.AbstractEventLoop | None = None
         # Least recently used first.
         self.clients: dict[_Key, tuple[httpx.AsyncClient, float]] = {}
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        # Made on the thread's first attempt: web processes import this
+        # module too, and never send.
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop
 
 
 _state = _ThreadState()

@@ -116,6 +116,25 @@ def test_transient_errors_are_retried_up_to_the_cap_then_fail(
     assert not UsageRecord.objects.exists()
 
 
+def test_a_message_redelivered_beyond_the_cap_fails_the_job_without_calling_the_model(
+    alice, fake_openai, settings
+) -> None:
+    # Every earlier run was claimed and died (its worker killed each time):
+    # this claim is attempt JOB_MAX_ATTEMPTS + 1, which is never made.
+    settings.JOB_MAX_ATTEMPTS = 3
+    job = _run(make_job(alice, attempts=3))
+    assert (job.status, job.error_code, job.attempts) == (Job.Status.FAILED, "attempts_exhausted", 4)
+    assert fake_openai.completions() == []
+    assert not UsageRecord.objects.exists()
+
+
+def test_the_last_allowed_attempt_still_calls_the_model(alice, fake_openai, settings) -> None:
+    settings.JOB_MAX_ATTEMPTS = 3
+    job = _run(make_job(alice, attempts=2))
+    assert (job.status, job.attempts) == (Job.Status.SUCCEEDED, 3)
+    assert len(fake_openai.completions()) == 1
+
+
 def test_a_transient_error_then_an_answer_succeeds(alice, fake_openai) -> None:
     fake_openai.script(ServerError(502), RateLimit(retry_after="0"), Ok())
     job = _run(make_job(alice))
