@@ -385,10 +385,12 @@ class Bench:
 
     def _worker(self, *, latency_ms: int, in_flight: int, queue: str) -> tuple[Process, list[str]]:
         """bin/worker on the idle queue, as the Procfile runs the solve worker:
-        its WORKER_PROCESSES processes, with `in_flight` threads in all."""
+        its settings (WORKER_PROCESSES, DATABASE_POOL_MAX_SIZE, ...) unless
+        the environment sets them, with `in_flight` threads in all."""
         name = f"bench{uuid.uuid4().hex[:6]}"
         processes = _worker_processes(self.env)
         env = {
+            **_procfile_worker_settings(),
             **self.env,
             "WORKER_QUEUES": IDLE_QUEUE,
             "WORKER_NAME": name,
