@@ -1,4 +1,4 @@
-"""OpenAPI description of the bearer token scheme (loaded by AccountsConfig.ready)."""
+"""OpenAPI description of the bearer token scheme (loaded by config/urls.py)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,10 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+# The bearer scheme's OpenAPI extension, loaded with the schema's views: a
+# worker never builds the schema, and drf-spectacular's machinery (with
+# Django's test client, which it imports) costs a process about 4 MB.
+import accounts.schema  # noqa: F401
 from config import handlers, health
 
 api_v1 = [
