@@ -62,32 +62,34 @@ def usage_record_create(
     cost = job_cost(
         model=model, input_tokens=input_tokens, cached_tokens=cached_tokens, output_tokens=output_tokens
     )
-    period_id, status = _shared_period(user_id=job.user_id, at=completed_at)
-    if status != Status.OPEN:
-        # Committed after its month was closed (a transaction that straddled
-        # the roll): a late charge, billed in the period open now.
-        period_id, status = _shared_period(user_id=job.user_id, at=timezone.now())
-        if status != Status.OPEN:
-            raise RuntimeError(f"no open billing period for user {job.user_id} to bill job {job.pk} in")
+    record = UsageRecord(
+        job=job,
+        user_id=job.user_id,
+        model=model,
+        input_tokens=input_tokens,
+        cached_tokens=cached_tokens,
+        output_tokens=output_tokens,
+        request_fee_micros=cost.request_fee_micros,
+        input_price_per_million=cost.price.input,
+        cached_input_price_per_million=cost.price.cached_input,
+        output_price_per_million=cost.price.output,
+        cost_micros=cost.total_micros,
+        created_at=completed_at,
+    )
     # Through a cursor, as the job's own writes in this transaction: once per
     # job, where the ORM cost more than the INSERT (config/rows.py).
-    record = rows.insert(
-        UsageRecord(
-            job=job,
-            user_id=job.user_id,
-            period_id=period_id,
-            model=model,
-            input_tokens=input_tokens,
-            cached_tokens=cached_tokens,
-            output_tokens=output_tokens,
-            request_fee_micros=cost.request_fee_micros,
-            input_price_per_million=cost.price.input,
-            cached_input_price_per_million=cost.price.cached_input,
-            output_price_per_million=cost.price.output,
-            cost_micros=cost.total_micros,
-            created_at=completed_at,
-        )
-    )
+    if not _insert_in_open_period(record, at=completed_at):
+        # The month's period is missing (normally opened by the roll) or a
+        # roll closed it first (this transaction straddled the roll).
+        period_id, status = _shared_period(user_id=job.user_id, at=completed_at)
+        if status != Status.OPEN:
+            # A late charge, billed in the period open now.
+            period_id, status = _shared_period(user_id=job.user_id, at=timezone.now())
+            if status != Status.OPEN:
+                raise RuntimeError(f"no open billing period for user {job.user_id} to bill job {job.pk} in")
+        record.period_id = period_id
+        rows.insert(record)
+    period_id = record.period_id
     added = {
         "jobs_count": 1,
         "input_tokens": input_tokens,
@@ -110,6 +112,24 @@ def usage_record_create(
 
     transaction.on_commit(add_to_running_totals, robust=True)
     return record
+
+
+def _insert_in_open_period(record: UsageRecord, *, at: datetime) -> bool:
+    """INSERT the record into the account's period for the month of `at` if
+    that period is open, reading it with the KEY SHARE lock of
+    _shared_period, in one statement. False, and nothing inserted, when the
+    period is missing or not open: a close that held the period when this
+    statement came waits no more, and PostgreSQL reads the row again once
+    the close commits, so the record never joins a closed period."""
+    starts_at, _ = month_bounds(at)
+    q = partial(rows.column, BillingPeriod)
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    select = (
+        f"{q('id')} FROM {rows.table(BillingPeriod)}"
+        f" WHERE {q('user')} = %s AND {q('starts_at')} = %s AND {q('status')} = %s{lock}"
+    )
+    params = [record.user_id, connection.ops.adapt_datetimefield_value(starts_at), Status.OPEN.value]
+    return rows.insert_from(record, "period", select, params)
 
 
 def _shared_period(*, user_id: int, at: datetime) -> tuple[int, str]:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.db.models import Count, Sum
+from freezegun import freeze_time
 
 from accounts.models import User
 from api.models import Job
@@ -213,7 +215,7 @@ def test_two_rolls_at_once_close_and_open_each_period_exactly_once():
 def test_a_close_waits_for_a_record_still_being_committed_and_counts_it(alice):
     """A job completes in the last microsecond of February; its transaction is
     still open when the roll starts. The roll must wait and count it."""
-    from django.db import connections, transaction
+    from django.db import transaction
 
     make_period(alice, month="2024-02")  # opened by the previous roll
     record_in_flight = threading.Event()
@@ -242,18 +244,9 @@ def test_a_close_waits_for_a_record_still_being_committed_and_counts_it(alice):
     assert record_in_flight.wait(30)
     roll_thread = threading.Thread(target=roll)
     roll_thread.start()
-    # Until the roll is seen blocked on the period's row lock (or done, which
-    # would be the bug this test is about).
-    with connections["default"].cursor() as cursor:
-        for _ in range(3000):
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0] or roll_done.is_set():
-                break
-            threading.Event().wait(0.01)
-    blocked = not roll_done.is_set()
+    # The roll blocked on the period's row lock (not done, which would be the
+    # bug this test is about).
+    blocked = _seen_waiting_for_a_lock(unless=roll_done.is_set)
     release.set()
     job_thread.join()
     roll_thread.join()
@@ -264,3 +257,80 @@ def test_a_close_waits_for_a_record_still_being_committed_and_counts_it(alice):
     assert rolled[0].closed == 1
     assert (february.status, february.jobs_count, february.input_tokens) == ("closed", 1, 31337)
     assert _frozen_totals(february) == _totals_from_records(february)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite's IMMEDIATE transactions run writers one at a time; the race needs PostgreSQL",
+)
+@freeze_time("2024-03-01 00:00:05")
+def test_a_record_that_waited_for_a_close_is_billed_in_the_next_period(alice):
+    """The other order: the roll holds February, closing it, when a job that
+    completed in its last microsecond comes to be billed. The record waits
+    for the close to commit, then finds February closed and joins March."""
+    from django.db import transaction
+
+    make_period(alice, month="2024-02")
+    closing = threading.Event()
+    release = threading.Event()
+    billed: list = []
+    errors: list[BaseException] = []
+
+    def roll() -> None:
+        try:
+            with transaction.atomic():
+                periods_roll(now=at("2024-03-01 00:00:00"))
+                closing.set()
+                release.wait(30)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def finish_job() -> None:
+        try:
+            record = make_usage(alice, completed_at=at("2024-02-29 23:59:59.999999"), input_tokens=31337)
+            billed.append(record)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    roll_thread = threading.Thread(target=roll)
+    roll_thread.start()
+    assert closing.wait(30)
+    job_thread = threading.Thread(target=finish_job)
+    job_thread.start()
+    # The job's transaction blocked on February's row lock.
+    blocked = _seen_waiting_for_a_lock(unless=lambda: bool(billed or errors))
+    release.set()
+    roll_thread.join()
+    job_thread.join()
+
+    assert errors == []
+    assert blocked
+    february = BillingPeriod.objects.get(user=alice, starts_at=at("2024-02-01 00:00:00"))
+    march = BillingPeriod.objects.get(user=alice, starts_at=at("2024-03-01 00:00:00"))
+    assert billed[0].period_id == march.pk
+    assert february.status != "open"
+    assert (february.jobs_count, february.input_tokens) == (0, 0)
+    assert _frozen_totals(february) == _totals_from_records(february)
+    assert UsageRecord.objects.filter(period=march).count() == 1
+
+
+def _seen_waiting_for_a_lock(*, unless: Callable[[], bool]) -> bool:
+    """Whether a session of the test database is seen waiting for a lock
+    before `unless()` turns true (the other thread got through: no wait)."""
+    from django.db import connections
+
+    with connections["default"].cursor() as cursor:
+        for _ in range(3000):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0] or unless():
+                break
+            threading.Event().wait(0.01)
+    return not unless()

@@ -62,6 +62,27 @@ def test_an_inserted_row_reads_back_the_same_and_gets_its_key(alice) -> None:
     assert UsageRecord.objects.get(pk=record.pk).input_tokens == 7
 
 
+def test_a_row_inserted_from_a_select_takes_its_value_from_the_row_found(alice) -> None:
+    from billing.models import BillingPeriod
+    from billing.services import _shared_period
+
+    with transaction.atomic():
+        period_id, _ = _shared_period(user_id=alice.pk, at=timezone.now())
+    key = rows.column(BillingPeriod, "id")
+    select = f"{key} FROM {rows.table(BillingPeriod)} WHERE {key} = %s"
+
+    missing = UsageRecord(job=make_job(alice), user=alice, model="gpt-4o-mini", input_tokens=7)
+    assert rows.insert_from(missing, "period", select, [period_id + 1000]) is False
+    assert missing.pk is None and missing._state.adding
+    assert not UsageRecord.objects.filter(job=missing.job).exists()
+
+    found = UsageRecord(job=make_job(alice), user=alice, model="gpt-4o-mini", input_tokens=7)
+    assert rows.insert_from(found, "period", select, [period_id]) is True
+    assert (found.period_id, found._state.adding) == (period_id, False)
+    stored = UsageRecord.objects.get(pk=found.pk)
+    assert (stored.job_id, stored.period_id, stored.input_tokens) == (found.job_id, period_id, 7)
+
+
 def test_a_constraint_violation_is_djangos_integrity_error(alice) -> None:
     job = make_job(alice)
     with pytest.raises(IntegrityError), transaction.atomic():
