@@ -157,20 +157,17 @@ def job_listing_for_user(
     )
 
 
-def job_in_flight_count(*, user_id: int, up_to: int | None = None) -> int:
-    """One user's queued and running jobs; with `up_to`, counted no further
-    (enough for a cap check, and bounded whatever the backlog)."""
-    if up_to is None:
-        return Job.objects.filter(user_id=user_id, status__in=Job.ACTIVE).count()
-    # On every submission: written out, as the ORM spends longer compiling
-    # this COUNT over a LIMITed subquery than the database runs it. Quoted
-    # identifiers from the model; the values are parameters.
+def job_in_flight_below(*, user_id: int, limit: int) -> tuple[str, list[Any]]:
+    """A WHERE clause, and its parameters, that holds while the user has
+    fewer than `limit` jobs queued or running (counted no further, so
+    bounded whatever the backlog): for the INSERT ... SELECT that admits a
+    submission under the cap in the same statement. Written out, as the ORM
+    spends longer compiling this COUNT over a LIMITed subquery than the
+    database runs it; quoted identifiers from the model, the values are
+    parameters."""
     where = f"{rows.column(Job, 'user')} = %s AND {rows.column(Job, 'status')} IN (%s, %s)"
-    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {rows.table(Job)} WHERE {where} LIMIT %s) AS t"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, *Job.ACTIVE, up_to])
-        row = cursor.fetchone()
-    return int(row[0])
+    count = f"SELECT COUNT(*) FROM (SELECT 1 FROM {rows.table(Job)} WHERE {where} LIMIT %s) AS t"  # noqa: S608
+    return f"WHERE ({count}) < %s", [user_id, *Job.ACTIVE, limit, limit]
 
 
 def job_wait_for_user(*, user: User, job_id: UUID | str, seconds: float) -> Job:

@@ -29,7 +29,7 @@ from api import events
 from api.images import ValidatedImage, image_validate
 from api.models import Job
 from api.notifications import job_finished_notify
-from api.selectors import job_in_flight_count
+from api.selectors import job_in_flight_below
 from api.webhooks.services import webhook_account_read
 from billing.selectors import overdue_period_for_user
 from billing.services import usage_record_create
@@ -93,19 +93,17 @@ def _check_not_overdue(user: User) -> None:
         )
 
 
-def _check_in_flight(user: User) -> None:
-    if job_in_flight_count(user_id=user.pk, up_to=settings.JOB_MAX_IN_FLIGHT) >= settings.JOB_MAX_IN_FLIGHT:
-        retry_after = str(settings.JOB_IN_FLIGHT_RETRY_AFTER_S)
-        raise Problem(
-            status=429,
-            slug="too-many-jobs-in-flight",
-            detail=(
-                f"You have {settings.JOB_MAX_IN_FLIGHT} jobs queued or running; "
-                "wait for some to finish before submitting more."
-            ),
-            extra={"limit": settings.JOB_MAX_IN_FLIGHT},
-            headers={"Retry-After": retry_after},
-        )
+def _too_many_in_flight() -> Problem:
+    return Problem(
+        status=429,
+        slug="too-many-jobs-in-flight",
+        detail=(
+            f"You have {settings.JOB_MAX_IN_FLIGHT} jobs queued or running; "
+            "wait for some to finish before submitting more."
+        ),
+        extra={"limit": settings.JOB_MAX_IN_FLIGHT},
+        headers={"Retry-After": str(settings.JOB_IN_FLIGHT_RETRY_AFTER_S)},
+    )
 
 
 def _user_lock(user_id: int) -> None:
@@ -236,9 +234,14 @@ def _job_create(
             # Serialises one user's submissions so concurrent requests cannot
             # all pass the in-flight cap at once.
             _user_lock(user.pk)
-            _check_in_flight(user)
-            # On every submission: a cursor, not the ORM (config/rows.py).
-            rows.insert(job)
+            # The job goes in only while the user has fewer than
+            # JOB_MAX_IN_FLIGHT queued or running, counted by the INSERT
+            # itself (one round trip; after the lock, so the count sees
+            # every earlier submission of the user). On every submission: a
+            # cursor, not the ORM (config/rows.py).
+            below_cap = job_in_flight_below(user_id=user.pk, limit=settings.JOB_MAX_IN_FLIGHT)
+            if not rows.insert_from(job, *below_cap):
+                raise _too_many_in_flight()
             job_publish(job_id=job.id, request_id=request_id)
     except IntegrityError:
         job.image.delete(save=False)

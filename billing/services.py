@@ -129,7 +129,7 @@ def _insert_in_open_period(record: UsageRecord, *, at: datetime) -> bool:
         f" WHERE {q('user')} = %s AND {q('starts_at')} = %s AND {q('status')} = %s{lock}"
     )
     params = [record.user_id, connection.ops.adapt_datetimefield_value(starts_at), Status.OPEN.value]
-    return rows.insert_from(record, "period", select, params)
+    return rows.insert_from(record, select, params, name="period")
 
 
 def _shared_period(*, user_id: int, at: datetime) -> tuple[int, str]:

@@ -159,41 +159,47 @@ def insert(obj: M) -> M:
 
 
 @cache
-def _insert_from(model: type[Model], name: str, engine: str) -> tuple[str, str, tuple[Field[Any, Any], ...]]:
-    """An INSERT of `model` whose field `name` comes last, from a SELECT: its
-    head (up to the SELECT's first expression), its RETURNING clause (the
-    primary key if the database assigns it, then the field), and the other
-    fields, whose values are parameters."""
+def _insert_from(
+    model: type[Model], name: str | None, engine: str
+) -> tuple[str, tuple[Field[Any, Any], ...], bool]:
+    """An INSERT of `model` from a SELECT, up to the placeholders of the
+    SELECT list (every field but `name`, which comes last in the column
+    list), the fields whose values they take, and whether the database
+    assigns the primary key."""
     _, fields, assigned = _insert(model, engine)
-    source = field(model, name)
-    fields = tuple(f for f in fields if f is not source)
-    head = "INSERT INTO {} ({}) SELECT {}, ".format(
+    source = (field(model, name),) if name else ()
+    fields = tuple(f for f in fields if f not in source)
+    head = "INSERT INTO {} ({}) SELECT {}".format(
         table(model),
-        ", ".join(_quoted(f) for f in (*fields, source)),
+        ", ".join(_quoted(f) for f in (*fields, *source)),
         ", ".join(["%s"] * len(fields)),
     )
-    returning = [model._meta.pk] if assigned else []
-    return head, " RETURNING " + ", ".join(_quoted(f) for f in (*returning, source)), fields
+    return head, fields, assigned
 
 
-def insert_from(obj: M, name: str, select: str, params: Sequence[Any]) -> bool:
-    """INSERT `obj` (a new instance) with its field `name` taken from a SELECT
-    in the same statement: `select` is that SELECT past its keyword (one
-    expression, then FROM, WHERE and any locking clause), `params` the values
-    of its placeholders. One round trip where reading the value first takes
-    two. False, and nothing inserted, when the SELECT finds no row; else the
-    field (and a primary key the database assigns) is set from the row."""
+def insert_from(obj: M, select: str, params: Sequence[Any], *, name: str | None = None) -> bool:
+    """INSERT `obj` (a new instance) through a SELECT of its values, so that
+    one statement reads what the INSERT depends on: `select` is what follows
+    the values in that SELECT (FROM, WHERE, a locking clause), with `params`
+    for its placeholders. With `name`, `select` starts with the expression
+    giving that field's value ("expr FROM ..."). False, and nothing
+    inserted, when the SELECT finds no row; else the field (and a primary
+    key the database assigns) is set from the row."""
     db = _db()
-    head, returning, fields = _insert_from(type(obj), name, _engine())
+    model = type(obj)
+    head, fields, assigned = _insert_from(model, name, _engine())
     values = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
+    returned = ([model._meta.pk] if assigned else []) + ([field(model, name)] if name else [])
+    sql = head + (", " if name else " ") + select
+    if returned:
+        sql += " RETURNING " + ", ".join(_quoted(f) for f in returned)
     with db.cursor() as cursor:
-        cursor.execute(head + select + returning, [*values, *params])
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    if len(row) == 2:
-        obj.pk = row[0]
-    setattr(obj, field(type(obj), name).attname, row[-1])
+        cursor.execute(sql, [*values, *params])
+        row = cursor.fetchone() if returned else ()
+        if row is None or (not returned and cursor.rowcount != 1):
+            return False
+    for f, value in zip(returned, row, strict=True):
+        setattr(obj, f.attname, value)
     obj._state.adding = False
     obj._state.db = db.alias
     return True

@@ -85,10 +85,10 @@ def test_another_integrity_error_is_not_taken_for_a_key_in_use(alice, monkeypatc
 
     from api import services
 
-    def broken_insert(obj):
+    def broken_insert(obj, select, params, *, name=None):
         raise IntegrityError("NOT NULL constraint failed: api_job.model")
 
-    monkeypatch.setattr(services.rows, "insert", broken_insert)
+    monkeypatch.setattr(services.rows, "insert_from", broken_insert)
     with pytest.raises(IntegrityError):
         services.job_submit(user=alice, image=image_bytes(), idempotency_key="order-10")
     with pytest.raises(IntegrityError):

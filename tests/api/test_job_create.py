@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import threading
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection, transaction
 from PIL import Image
 
 from api.models import Job
@@ -259,6 +261,57 @@ def test_it_caps_the_jobs_in_flight_per_user(alice, bob, alice_client, bob_clien
     assert response["Retry-After"] == str(settings.JOB_IN_FLIGHT_RETRY_AFTER_S)
     # Another account has its own cap.
     assert bob_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").status_code == 202
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite's IMMEDIATE transactions run writers one at a time; the race needs PostgreSQL",
+)
+def test_a_submission_waits_for_one_still_committing_and_counts_it(alice, settings) -> None:
+    """Room for one job: a submission whose transaction is still open holds
+    the account's row lock, so a second one waits for it to commit, then
+    counts its job and is refused."""
+    from accounts.models import User
+    from api.services import job_submit
+    from config.problems import Problem
+
+    settings.JOB_MAX_IN_FLIGHT = 1
+    first_in = threading.Event()
+    release = threading.Event()
+    second: list[object] = []
+
+    def first_submission() -> None:
+        try:
+            with transaction.atomic():
+                job_submit(user=alice, image=image_bytes())
+                first_in.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def second_submission() -> None:
+        try:
+            second.append(job_submit(user=User.objects.get(pk=alice.pk), image=image_bytes()))
+        except Problem as problem:
+            second.append(problem.status_code)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_submission)
+    first.start()
+    assert first_in.wait(30)
+    other = threading.Thread(target=second_submission)
+    other.start()
+    other.join(1)  # the second submission waits on the lock meanwhile
+    waited = other.is_alive()
+    release.set()
+    first.join()
+    other.join(30)
+
+    assert waited
+    assert second == [429]
+    assert Job.objects.filter(user=alice, status__in=Job.ACTIVE).count() == 1
 
 
 def test_it_throttles_per_token_with_rate_limit_headers(alice_client, settings) -> None:

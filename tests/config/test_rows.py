@@ -72,12 +72,12 @@ def test_a_row_inserted_from_a_select_takes_its_value_from_the_row_found(alice) 
     select = f"{key} FROM {rows.table(BillingPeriod)} WHERE {key} = %s"
 
     missing = UsageRecord(job=make_job(alice), user=alice, model="gpt-4o-mini", input_tokens=7)
-    assert rows.insert_from(missing, "period", select, [period_id + 1000]) is False
+    assert rows.insert_from(missing, select, [period_id + 1000], name="period") is False
     assert missing.pk is None and missing._state.adding
     assert not UsageRecord.objects.filter(job=missing.job).exists()
 
     found = UsageRecord(job=make_job(alice), user=alice, model="gpt-4o-mini", input_tokens=7)
-    assert rows.insert_from(found, "period", select, [period_id]) is True
+    assert rows.insert_from(found, select, [period_id], name="period") is True
     assert (found.period_id, found._state.adding) == (period_id, False)
     stored = UsageRecord.objects.get(pk=found.pk)
     assert (stored.job_id, stored.period_id, stored.input_tokens) == (found.job_id, period_id, 7)
