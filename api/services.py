@@ -30,7 +30,7 @@ from api.images import ValidatedImage, image_validate
 from api.models import Job
 from api.notifications import job_finished_notify
 from api.selectors import job_in_flight_below
-from api.webhooks.services import webhook_account_read
+from api.webhooks.models import WebhookAccount
 from billing.selectors import overdue_period_for_user
 from billing.services import usage_record_create
 from config import rows
@@ -285,14 +285,14 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
     (redelivered because its worker died: RabbitMQ does so at once) or whose
     lease or deadline ran out. None: the job is not ours to run.
 
-    One statement claims and reads the row, one more reads the account's
-    webhook settings for the run's events (unless the job has a webhook URL
-    of its own) (config/rows.py: this runs once
+    One statement claims the row and reads it with the account's webhook
+    settings, which the run's events need (config/rows.py: this runs once
     per job, where the ORM's query building cost more than the queries)."""
     now = timezone.now()
     q = partial(rows.column, Job)
     at = connection.ops.adapt_datetimefield_value
     running, queued = Job.Status.RUNNING.value, Job.Status.QUEUED.value
+    account = rows.columns_of_one(WebhookAccount, "user", f"{rows.table(Job)}.{q('user')}")
     # The WHERE clause is _lost_its_worker's rule with the two claimable states.
     sql = (
         f"UPDATE {rows.table(Job)} SET {q('status')} = %s,"  # noqa: S608  (names from the model)
@@ -302,7 +302,7 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
         f" WHERE {q('id')} = %s AND ({q('status')} = %s"
         f" OR ({q('status')} = %s AND {q('worker_task_id')} = %s)"
         f" OR ({q('status')} = %s AND ({q('lease_expires_at')} < %s OR {q('deadline_at')} < %s)))"
-        f" RETURNING {rows.columns(Job)}"
+        f" RETURNING {rows.columns(Job)}, {account}"
     )
     params = [
         running,
@@ -325,12 +325,14 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
             row = cursor.fetchone()
         if row is None:
             return None
-        job = rows.instance(Job, row)
-        if not job.webhook_url:
-            # Where this run's events go (webhook_deliveries_create_for_event);
-            # a job with a URL of its own never needs them.
-            job.webhook_account = webhook_account_read(user_id=job.user_id)
-            job.webhook_account_loaded = True
+        width = rows.width(Job)
+        job = rows.instance(Job, row[:width])
+        # Where this run's events go (webhook_deliveries_create_for_event):
+        # the account's settings, all NULLs where it has none.
+        account = row[width:]
+        has_account = any(value is not None for value in account)
+        job.webhook_account = rows.instance(WebhookAccount, account) if has_account else None
+        job.webhook_account_loaded = True
         if job.started_at == now:
             # First start only: a retry or a redelivery is not news.
             events.job_event_publish(job=job, event_type=events.STARTED)

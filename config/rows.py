@@ -90,6 +90,19 @@ def width(model: type[Model]) -> int:
     return len(model._meta.concrete_fields)
 
 
+def columns_of_one(model: type[Model], key: str, value_sql: str) -> str:
+    """Every concrete column of the one row of `model` whose field `key`
+    equals `value_sql` (an expression of the outer statement), each as a
+    scalar subquery, in the order `instance` reads them: a row read in the
+    same statement as another, where a join cannot go (an UPDATE's
+    RETURNING, say). NULLs where there is no such row."""
+    where = f"{column(model, key)} = {value_sql}"
+    return ", ".join(
+        f"(SELECT {_quoted(f)} FROM {table(model)} WHERE {where})"  # noqa: S608  (names from the model)
+        for f in model._meta.concrete_fields
+    )
+
+
 @cache
 def _converters(model: type[Model], engine: str) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
     """(index, column, converters) of the columns that have any: most have

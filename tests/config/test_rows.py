@@ -83,6 +83,26 @@ def test_a_row_inserted_from_a_select_takes_its_value_from_the_row_found(alice) 
     assert (stored.job_id, stored.period_id, stored.input_tokens) == (found.job_id, period_id, 7)
 
 
+def test_a_related_row_read_by_scalar_subqueries_equals_the_orms(alice, bob) -> None:
+    from api.webhooks.models import WebhookAccount
+    from api.webhooks.services import webhook_settings_update
+
+    webhook_settings_update(user=alice, default_url="http://127.0.0.1:9/hook", default_events=["started"])
+    columns = rows.columns_of_one(WebhookAccount, "user", "%s")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns}", [alice.pk] * rows.width(WebhookAccount))
+        found = cursor.fetchone()
+        cursor.execute(f"SELECT {columns}", [bob.pk] * rows.width(WebhookAccount))
+        missing = cursor.fetchone()
+
+    account = rows.instance(WebhookAccount, found)
+    expected = WebhookAccount.objects.get(user=alice)
+    assert {f.attname: getattr(account, f.attname) for f in WebhookAccount._meta.concrete_fields} == {
+        f.attname: getattr(expected, f.attname) for f in WebhookAccount._meta.concrete_fields
+    }
+    assert set(missing) == {None}
+
+
 def test_a_constraint_violation_is_djangos_integrity_error(alice) -> None:
     job = make_job(alice)
     with pytest.raises(IntegrityError), transaction.atomic():

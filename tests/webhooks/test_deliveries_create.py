@@ -74,8 +74,9 @@ def test_a_default_url_disabled_by_410_gets_nothing(alice) -> None:
 
 
 def test_a_run_sends_its_events_to_the_jobs_own_url_over_the_accounts_default(alice, bob, settings) -> None:
-    """The claim reads the account's settings only for a job without a URL of
-    its own (job_mark_running); either way each event goes where it should."""
+    """The claim reads the account's settings with the job, in the same
+    statement (job_mark_running); each event goes where it should, and an
+    account without settings gets nothing."""
     from tests.api.helpers import make_job as make_queued_job  # with an input image
     from workers.tasks.solve import solve_job_task
 
@@ -97,3 +98,11 @@ def test_a_run_sends_its_events_to_the_jobs_own_url_over_the_accounts_default(al
         ("job.started", other),
         ("job.succeeded", other),
     ]
+
+    from tests.factories import make_user
+
+    without_settings = make_queued_job(make_user("carol@example.com"))
+    solve_job_task.apply(args=(str(without_settings.pk),))
+    without_settings.refresh_from_db()
+    assert without_settings.status == "succeeded"
+    assert not WebhookDelivery.objects.filter(job=without_settings).exists()
