@@ -118,9 +118,9 @@ def _insert_in_open_period(record: UsageRecord, *, at: datetime) -> bool:
     """INSERT the record into the account's period for the month of `at` if
     that period is open, reading it with the KEY SHARE lock of
     _shared_period, in one statement. False, and nothing inserted, when the
-    period is missing or not open: a close that held the period when this
-    statement came waits no more, and PostgreSQL reads the row again once
-    the close commits, so the record never joins a closed period."""
+    period is missing or not open. A close holding the period makes this
+    statement wait; PostgreSQL then reads the row again as the close left
+    it, so the record never joins a period closed meanwhile."""
     starts_at, _ = month_bounds(at)
     q = partial(rows.column, BillingPeriod)
     lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""

@@ -96,7 +96,12 @@ def columns_of_one(model: type[Model], key: str, value_sql: str) -> str:
     scalar subquery, in the order `instance` reads them: a row read in the
     same statement as another, where a join cannot go (an UPDATE's
     RETURNING, say). NULLs where there is no such row."""
-    where = f"{column(model, key)} = {value_sql}"
+    return _columns_of_one(model, key, value_sql, _engine())
+
+
+@cache
+def _columns_of_one(model: type[Model], key: str, value_sql: str, engine: str) -> str:
+    where = f"{table(model)}.{column(model, key)} = {value_sql}"
     return ", ".join(
         f"(SELECT {_quoted(f)} FROM {table(model)} WHERE {where})"  # noqa: S608  (names from the model)
         for f in model._meta.concrete_fields
