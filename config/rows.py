@@ -179,11 +179,12 @@ def insert(obj: M) -> M:
 @cache
 def _insert_from(
     model: type[Model], name: str | None, engine: str
-) -> tuple[str, tuple[Field[Any, Any], ...], bool]:
-    """An INSERT of `model` from a SELECT, up to the placeholders of the
-    SELECT list (every field but `name`, which comes last in the column
-    list), the fields whose values they take, and whether the database
-    assigns the primary key."""
+) -> tuple[str, str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]:
+    """An INSERT of `model` from a SELECT: its head (up to the placeholders
+    of the SELECT list, every field but `name`, which comes last in the
+    column list), its RETURNING clause (the primary key if the database
+    assigns it, then `name`; empty if neither), the fields whose values the
+    placeholders take, and the fields RETURNING gives back."""
     _, fields, assigned = _insert(model, engine)
     source = (field(model, name),) if name else ()
     fields = tuple(f for f in fields if f not in source)
@@ -191,8 +192,10 @@ def _insert_from(
         table(model),
         ", ".join(_quoted(f) for f in (*fields, *source)),
         ", ".join(["%s"] * len(fields)),
-    )
-    return head, fields, assigned
+    ) + (", " if name else " ")
+    returned = ((model._meta.pk,) if assigned else ()) + source
+    returning = " RETURNING " + ", ".join(_quoted(f) for f in returned) if returned else ""
+    return head, returning, fields, returned
 
 
 def insert_from(obj: M, select: str, params: Sequence[Any], *, name: str | None = None) -> bool:
@@ -204,20 +207,18 @@ def insert_from(obj: M, select: str, params: Sequence[Any], *, name: str | None 
     inserted, when the SELECT finds no row; else the field (and a primary
     key the database assigns) is set from the row."""
     db = _db()
-    model = type(obj)
-    head, fields, assigned = _insert_from(model, name, _engine())
+    head, returning, fields, returned = _insert_from(type(obj), name, _engine())
     values = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
-    returned = ([model._meta.pk] if assigned else []) + ([field(model, name)] if name else [])
-    sql = head + (", " if name else " ") + select
-    if returned:
-        sql += " RETURNING " + ", ".join(_quoted(f) for f in returned)
     with db.cursor() as cursor:
-        cursor.execute(sql, [*values, *params])
-        row = cursor.fetchone() if returned else ()
-        if row is None or (not returned and cursor.rowcount != 1):
+        cursor.execute(head + select + returning, [*values, *params])
+        if returned:
+            row = cursor.fetchone()
+            if row is None:
+                return False
+            for f, value in zip(returned, row, strict=True):
+                setattr(obj, f.attname, value)
+        elif cursor.rowcount != 1:
             return False
-    for f, value in zip(returned, row, strict=True):
-        setattr(obj, f.attname, value)
     obj._state.adding = False
     obj._state.db = db.alias
     return True

@@ -66,3 +66,13 @@ def make_job(user: User, *, status: str = Job.Status.QUEUED, **fields: Any) -> J
     job.image.save("input.png", ContentFile(data), save=False)
     job.save()
     return job
+
+
+def stored_inputs() -> set[str]:
+    """The input images in storage now (MEDIA_ROOT/inputs)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.MEDIA_ROOT) / "inputs"
+    return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()

@@ -8,7 +8,7 @@ from django.core.cache import cache
 
 from api.models import Job
 from tests.api.conftest import assert_problem
-from tests.api.helpers import b64, image_bytes
+from tests.api.helpers import b64, image_bytes, stored_inputs
 
 
 def _submit(client, key: str, **fields):
@@ -72,11 +72,11 @@ def test_a_concurrent_twin_caught_by_the_unique_constraint_is_409(alice, alice_c
     first = _submit(alice_client, "order-9")
     assert first.status_code == 202
     monkeypatch.setattr(services, "_replay_or_conflict", lambda **kwargs: None)
-    stored_before = _stored_inputs()
+    stored_before = stored_inputs()
     response = _submit(alice_client, "order-9")
     assert_problem(response, 409, "idempotency-key-in-use")
     assert Job.objects.count() == 1
-    assert _stored_inputs() == stored_before  # the second image was removed again
+    assert stored_inputs() == stored_before  # the second image was removed again
 
 
 def test_another_integrity_error_is_not_taken_for_a_key_in_use(alice, monkeypatch) -> None:
@@ -93,12 +93,3 @@ def test_another_integrity_error_is_not_taken_for_a_key_in_use(alice, monkeypatc
         services.job_submit(user=alice, image=image_bytes(), idempotency_key="order-10")
     with pytest.raises(IntegrityError):
         services.job_submit(user=alice, image=image_bytes())
-
-
-def _stored_inputs() -> set[str]:
-    from pathlib import Path
-
-    from django.conf import settings
-
-    root = Path(settings.MEDIA_ROOT) / "inputs"
-    return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()

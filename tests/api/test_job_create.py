@@ -14,7 +14,8 @@ from api.models import Job
 from billing.models import BillingPeriod
 from billing.services import period_mark_paid, periods_mark_overdue
 from tests.api.conftest import assert_problem
-from tests.api.helpers import animated_gif, b64, data_url, image_bytes, make_job, upload
+from tests.api.helpers import animated_gif, b64, data_url, image_bytes, make_job, stored_inputs, upload
+from tests.locks import seen_waiting_for_a_lock
 
 FORMATS = [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("GIF", "image/gif")]
 
@@ -256,9 +257,11 @@ def test_it_caps_the_jobs_in_flight_per_user(alice, bob, alice_client, bob_clien
     make_job(alice)
     make_job(alice, status=Job.Status.RUNNING)
     make_job(alice, status=Job.Status.SUCCEEDED)
+    stored_before = stored_inputs()
     response = alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json")
     assert_problem(response, 429, "too-many-jobs-in-flight")
     assert response["Retry-After"] == str(settings.JOB_IN_FLIGHT_RETRY_AFTER_S)
+    assert stored_inputs() == stored_before  # the refused job's image was removed again
     # Another account has its own cap.
     assert bob_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").status_code == 202
 
@@ -303,8 +306,8 @@ def test_a_submission_waits_for_one_still_committing_and_counts_it(alice, settin
     assert first_in.wait(30)
     other = threading.Thread(target=second_submission)
     other.start()
-    other.join(1)  # the second submission waits on the lock meanwhile
-    waited = other.is_alive()
+    # The second submission blocked on the account's row lock.
+    waited = seen_waiting_for_a_lock(unless=lambda: bool(second))
     release.set()
     first.join()
     other.join(30)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from billing.models import BillingPeriod, UsageRecord
 from billing.periods import month_bounds
 from billing.services import periods_roll
 from tests.billing.factories import at, make_period, make_usage
+from tests.locks import seen_waiting_for_a_lock
 
 
 def _totals_from_records(period: BillingPeriod) -> tuple[int, int, int, int, int]:
@@ -246,7 +246,7 @@ def test_a_close_waits_for_a_record_still_being_committed_and_counts_it(alice):
     roll_thread.start()
     # The roll blocked on the period's row lock (not done, which would be the
     # bug this test is about).
-    blocked = _seen_waiting_for_a_lock(unless=roll_done.is_set)
+    blocked = seen_waiting_for_a_lock(unless=roll_done.is_set)
     release.set()
     job_thread.join()
     roll_thread.join()
@@ -303,7 +303,7 @@ def test_a_record_that_waited_for_a_close_is_billed_in_the_next_period(alice):
     job_thread = threading.Thread(target=finish_job)
     job_thread.start()
     # The job's transaction blocked on February's row lock.
-    blocked = _seen_waiting_for_a_lock(unless=lambda: bool(billed or errors))
+    blocked = seen_waiting_for_a_lock(unless=lambda: bool(billed or errors))
     release.set()
     roll_thread.join()
     job_thread.join()
@@ -317,20 +317,3 @@ def test_a_record_that_waited_for_a_close_is_billed_in_the_next_period(alice):
     assert (february.jobs_count, february.input_tokens) == (0, 0)
     assert _frozen_totals(february) == _totals_from_records(february)
     assert UsageRecord.objects.filter(period=march).count() == 1
-
-
-def _seen_waiting_for_a_lock(*, unless: Callable[[], bool]) -> bool:
-    """Whether a session of the test database is seen waiting for a lock
-    before `unless()` turns true (the other thread got through: no wait)."""
-    from django.db import connections
-
-    with connections["default"].cursor() as cursor:
-        for _ in range(3000):
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0] or unless():
-                break
-            threading.Event().wait(0.01)
-    return not unless()

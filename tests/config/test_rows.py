@@ -87,7 +87,11 @@ def test_a_related_row_read_by_scalar_subqueries_equals_the_orms(alice, bob) -> 
     from api.webhooks.models import WebhookAccount
     from api.webhooks.services import webhook_settings_update
 
-    webhook_settings_update(user=alice, default_url="http://127.0.0.1:9/hook", default_events=["started"])
+    account = webhook_settings_update(
+        user=alice, default_url="http://127.0.0.1:9/hook", default_events=["started"]
+    )
+    # A time too, so a converted non-NULL datetime goes through the subqueries.
+    WebhookAccount.objects.filter(pk=account.pk).update(default_url_disabled_at=timezone.now())
     columns = rows.columns_of_one(WebhookAccount, "user", "%s")
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {columns}", [alice.pk] * rows.width(WebhookAccount))
@@ -95,9 +99,10 @@ def test_a_related_row_read_by_scalar_subqueries_equals_the_orms(alice, bob) -> 
         cursor.execute(f"SELECT {columns}", [bob.pk] * rows.width(WebhookAccount))
         missing = cursor.fetchone()
 
-    account = rows.instance(WebhookAccount, found)
+    read = rows.instance(WebhookAccount, found)
     expected = WebhookAccount.objects.get(user=alice)
-    assert {f.attname: getattr(account, f.attname) for f in WebhookAccount._meta.concrete_fields} == {
+    assert expected.default_url_disabled_at is not None
+    assert {f.attname: getattr(read, f.attname) for f in WebhookAccount._meta.concrete_fields} == {
         f.attname: getattr(expected, f.attname) for f in WebhookAccount._meta.concrete_fields
     }
     assert set(missing) == {None}
