@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.postgres import recreate_database
+from bench.postgres import PeakConnections, recreate_database, with_application_name
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/imagesolve_bench_web"
@@ -48,10 +48,14 @@ CONNECTIONS = int(os.environ.get("BENCH_WEB_CONNECTIONS", "32"))
 WAITERS = int(os.environ.get("BENCH_WEB_WAITERS", "1000"))
 WAIT_ACCOUNTS = 50
 # BENCH_WEB_ONLY=wait runs the ?wait stage alone (a minute or so);
-# BENCH_WEB_ONLY=list the job list against its floor alone (4 sync workers).
+# BENCH_WEB_ONLY=list the job list against its floor alone (4 sync workers);
+# BENCH_WEB_ONLY=gevent bin/web's settings alone (its gevent row, then ?wait).
 ONLY = os.environ.get("BENCH_WEB_ONLY", "")
 LIST = "GET /api/v1/jobs"
 READY_TIMEOUT_S = 30.0
+# The servers' connections, told apart from the bench's own in pg_stat_activity.
+PRODUCT_APPLICATION_NAME = "imagesolve-bench-web"
+FLOOR_APPLICATION_NAME = "imagesolve-bench-web-floor"
 
 # (label, gunicorn arguments), the same for the product and the floor: 4 sync
 # workers (the reference comparison, every endpoint), then the settings
@@ -184,6 +188,7 @@ class _Bench:
         self.wrk = wrk
         self.tmp = tmp
         self.db_url = db_url
+        self.floor_db_url = floor_db_url
         self.redis_url = redis_url
         venv_bin = str(Path(sys.executable).parent)
         common = {"PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
@@ -222,6 +227,8 @@ class _Bench:
         self.results: dict[str, dict[str, list[tuple[Result, Result]]]] = {}
         self.failures: dict[str, str] = {}
         self.wait_result: dict[str, float] = {}
+        # Peak PostgreSQL connections of the product's and the floor's server, per server setting.
+        self.peak_connections: dict[str, tuple[int, int]] = {}
         self.started = time.monotonic()
 
     # --- setup --------------------------------------------------------------------
@@ -380,35 +387,50 @@ class _Bench:
 
     def _measure_one(self, index: int, label: str, args: list[str]) -> None:
         wanted = [e for e in self.endpoints if e.servers > index and (ONLY != "list" or e.name == LIST)]
-        if not wanted:
+        if not wanted or (ONLY == "gevent" and "gevent" not in args):
             return
         floors = {e.name: e for e in self.floor_endpoints}
-        product, product_port = self._gunicorn("config.wsgi:application", args, self.product_env, "product")
-        floor_env = {**self.floor_env, "FLOOR_DATABASE_POOL": "1" if "gevent" in args else "0"}
+        product, product_port = self._gunicorn(
+            "config.wsgi:application", args, self._server_env(self.product_env), "product"
+        )
+        floor_env = {
+            **self.floor_env,
+            "FLOOR_DATABASE_POOL": "1" if "gevent" in args else "0",
+            "FLOOR_DATABASE_URL": with_application_name(self.floor_db_url, FLOOR_APPLICATION_NAME),
+        }
         floor, floor_port = self._gunicorn("bench.web_floor.wsgi:application", args, floor_env, "floor")
+        product_connections = PeakConnections(self.db_url, PRODUCT_APPLICATION_NAME)
+        floor_connections = PeakConnections(self.floor_db_url, FLOOR_APPLICATION_NAME)
         try:
-            # Each worker imports and connects on its first requests: not measured.
-            for endpoint in wanted:
-                self._wrk_run(floor_port, floors[endpoint.floor_name], self.floor_auth, duration="1s")
-                self._wrk_run(product_port, endpoint, self.product_auth, duration="1s")
-            pairs = self.results.setdefault(label, {})
-            for run_no in range(RUNS):
+            with product_connections, floor_connections:
+                # Each worker imports and connects on its first requests: not measured.
                 for endpoint in wanted:
-                    # The floor right before the product, each time: a
-                    # burst of outside load falls on both sides of a pair.
-                    if endpoint.method == "POST":
-                        self._end_jobs()
-                    floor_result = self._wrk_run(floor_port, floors[endpoint.floor_name], self.floor_auth)
-                    product_result = self._wrk_run(product_port, endpoint, self.product_auth)
-                    pairs.setdefault(endpoint.name, []).append((product_result, floor_result))
-                    print(
-                        f"  {label} #{run_no + 1} {endpoint.name}: {product_result.rps:.0f} req/s, "
-                        f"floor {floor_result.rps:.0f}",
-                        flush=True,
-                    )
+                    self._wrk_run(floor_port, floors[endpoint.floor_name], self.floor_auth, duration="1s")
+                    self._wrk_run(product_port, endpoint, self.product_auth, duration="1s")
+                pairs = self.results.setdefault(label, {})
+                for run_no in range(RUNS):
+                    for endpoint in wanted:
+                        # The floor right before the product, each time: a
+                        # burst of outside load falls on both sides of a pair.
+                        if endpoint.method == "POST":
+                            self._end_jobs()
+                        floor_result = self._wrk_run(floor_port, floors[endpoint.floor_name], self.floor_auth)
+                        product_result = self._wrk_run(product_port, endpoint, self.product_auth)
+                        pairs.setdefault(endpoint.name, []).append((product_result, floor_result))
+                        print(
+                            f"  {label} #{run_no + 1} {endpoint.name}: {product_result.rps:.0f} req/s, "
+                            f"floor {floor_result.rps:.0f}",
+                            flush=True,
+                        )
         finally:
+            self.peak_connections[label] = (product_connections.peak, floor_connections.peak)
             _stop(product)
             _stop(floor)
+
+    def _server_env(self, env: dict[str, str]) -> dict[str, str]:
+        """The product's environment for a server it measures: its
+        connections carry the name the bench counts."""
+        return {**env, "DATABASE_URL": with_application_name(self.db_url, PRODUCT_APPLICATION_NAME)}
 
     # --- ?wait ---------------------------------------------------------------------------
 
@@ -421,8 +443,9 @@ class _Bench:
         import asyncio
 
         per_account = max(1, WAITERS // WAIT_ACCOUNTS)
-        server, port = self._gunicorn("bin/web", [], self.product_env, "product-wait")
+        server, port = self._gunicorn("bin/web", [], self._server_env(self.product_env), "product-wait")
         submit = self.endpoints[0]
+        connections = PeakConnections(self.db_url, PRODUCT_APPLICATION_NAME)
         try:
             self._wrk_run(port, submit, self.product_auth, duration="1s")
             self._end_jobs()
@@ -434,7 +457,8 @@ class _Bench:
                     self.product_env,
                 )
             )
-            outcome = asyncio.run(self._waiters(port, pairs, submit))
+            with connections:
+                outcome = asyncio.run(self._waiters(port, pairs, submit))
         finally:
             _stop(server)
         late = [outcome.answered[j] - outcome.ended[j] for j in outcome.ended if j in outcome.answered]
@@ -454,6 +478,7 @@ class _Bench:
             "submit_alone": alone.rps,
             "submit_during": outcome.during.rps,
             "submit_during_errors": outcome.during.non_2xx + outcome.during.errors,
+            "peak_connections": connections.peak,
         }
         print(f"  ?wait: {self.wait_result}", flush=True)
 
@@ -557,7 +582,8 @@ class _Bench:
                 f"connection errors {w['connection_errors']:.0f}, non-200 answers {w['non_200']:.0f}. "
                 f"Submits from another client: {w['submit_alone']:.0f} req/s before the waiters, "
                 f"{w['submit_during']:.0f} req/s while they all wait ({ratio:.2f} times; "
-                f"{w['submit_during_errors']:.0f} errors)."
+                f"{w['submit_during_errors']:.0f} errors). Peak PostgreSQL connections of bin/web "
+                f"meanwhile: {w['peak_connections']:.0f}."
             )
             report.line()
         for label, failure in self.failures.items():
@@ -589,6 +615,13 @@ class _Bench:
                         f"{sum(r.non_2xx for r in product)} / {sum(r.errors for r in product)}",
                     ]
                 )
+            if label in self.peak_connections:
+                product_peak, floor_peak = self.peak_connections[label]
+                report.line(
+                    f"Peak PostgreSQL connections of the server while measured: {product_peak} "
+                    f"(the floor's: {floor_peak})."
+                )
+                report.line()
             report.table(
                 ["endpoint", "req/s", "floor req/s", "ratio", "p50 ms (floor)", "p99 ms (floor)",
                  "p99 / floor's", "SQL queries", "Redis round trips", "non-2xx / socket errors"],

@@ -47,7 +47,7 @@ from typing import Any
 if __name__ == "__main__":  # run as a script: the project root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.postgres import recreate_database
+from bench.postgres import PeakConnections, recreate_database, with_application_name
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/imagesolve_bench_worker"
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +69,8 @@ PARTS = set(os.environ.get("BENCH_WORKER_PARTS", "cpu,200,1000,rt").split(","))
 # A drain stops waiting this long past its ideal time (jobs / rate).
 SLACK_S = 90.0
 READY_TIMEOUT_S = 60.0
+# The workers' connections, told apart from the bench's own in pg_stat_activity.
+WORKER_APPLICATION_NAME = "imagesolve-bench-worker"
 
 
 def run(report: Any) -> None:
@@ -396,6 +398,7 @@ class Bench:
             **self.env,
             "WORKER_QUEUES": IDLE_QUEUE,
             "WORKER_NAME": name,
+            "DATABASE_URL": with_application_name(self.url, WORKER_APPLICATION_NAME),
             "MOCK_PROVIDER_LATENCY_MS": str(latency_ms),
             "WORKER_CONCURRENCY": str(-(-in_flight // processes)),
             "WORKER_PROCESSES": str(processes),
@@ -573,31 +576,20 @@ class Bench:
 
     @contextmanager
     def _sampled(self, worker: Process, drain: Drain) -> Iterator[None]:
-        """Peak connections to the bench database and worker RSS, every 0.2 s."""
-        import psycopg
-
+        """Peak connections of the worker's processes (by their
+        application_name: not the bench's own) and worker RSS, every 0.2 s."""
         stop = threading.Event()
-        name = self.url.rsplit("/", 1)[1].split("?")[0]
 
-        def sample() -> None:
-            with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
-                while not stop.wait(0.2):
-                    row = conn.execute(
-                        "SELECT count(*) FROM pg_stat_activity"
-                        " WHERE datname = %s AND pid <> pg_backend_pid()",
-                        [name],
-                    ).fetchone()
-                    drain.peak_connections = max(drain.peak_connections, int(row[0]) if row else 0)
-                    drain.peak_rss_mb = max(drain.peak_rss_mb, worker.rss_mb())
+        def sample_rss() -> None:
+            while not stop.wait(0.2):
+                drain.peak_rss_mb = max(drain.peak_rss_mb, worker.rss_mb())
 
-        # The bench's own connection (Django's, polling) is not the worker's.
-        from django.db import connection
-
-        connection.close()
-        sampler = threading.Thread(target=sample, daemon=True)
+        sampler = threading.Thread(target=sample_rss, daemon=True)
         sampler.start()
         try:
-            yield
+            with PeakConnections(self.url, WORKER_APPLICATION_NAME) as connections:
+                yield
+            drain.peak_connections = connections.peak
         finally:
             stop.set()
             sampler.join(5)
