@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.postgres import PeakConnections, recreate_database, with_application_name
+from bench.procfile import procfile_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/imagesolve_bench_web"
@@ -390,9 +391,8 @@ class _Bench:
         if not wanted or (ONLY == "gevent" and "gevent" not in args):
             return
         floors = {e.name: e for e in self.floor_endpoints}
-        product, product_port = self._gunicorn(
-            "config.wsgi:application", args, self._server_env(self.product_env), "product"
-        )
+        product_env = self._server_env(self.product_env, bin_web="gevent" in args)
+        product, product_port = self._gunicorn("config.wsgi:application", args, product_env, "product")
         floor_env = {
             **self.floor_env,
             "FLOOR_DATABASE_POOL": "1" if "gevent" in args else "0",
@@ -427,10 +427,17 @@ class _Bench:
             _stop(product)
             _stop(floor)
 
-    def _server_env(self, env: dict[str, str]) -> dict[str, str]:
+    def _server_env(self, env: dict[str, str], *, bin_web: bool) -> dict[str, str]:
         """The product's environment for a server it measures: its
-        connections carry the name the bench counts."""
-        return {**env, "DATABASE_URL": with_application_name(self.db_url, PRODUCT_APPLICATION_NAME)}
+        connections carry the name the bench counts; for bin/web's settings,
+        the Procfile's for the web (its database pool) unless the
+        environment sets them."""
+        procfile = procfile_settings("web") if bin_web else {}
+        return {
+            **{k: v for k, v in procfile.items() if k not in os.environ},
+            **env,
+            "DATABASE_URL": with_application_name(self.db_url, PRODUCT_APPLICATION_NAME),
+        }
 
     # --- ?wait ---------------------------------------------------------------------------
 
@@ -443,7 +450,8 @@ class _Bench:
         import asyncio
 
         per_account = max(1, WAITERS // WAIT_ACCOUNTS)
-        server, port = self._gunicorn("bin/web", [], self._server_env(self.product_env), "product-wait")
+        server_env = self._server_env(self.product_env, bin_web=True)
+        server, port = self._gunicorn("bin/web", [], server_env, "product-wait")
         submit = self.endpoints[0]
         connections = PeakConnections(self.db_url, PRODUCT_APPLICATION_NAME)
         try:

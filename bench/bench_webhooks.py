@@ -47,10 +47,10 @@ from bench.bench_worker import (
     _floor_progress,
     _free_port,
     _hostnames,
-    _procfile_worker_settings,
     _start_redis,
 )
 from bench.postgres import database_for_bench, drop_database
+from bench.procfile import procfile_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # The sender before it kept a loop and clients per thread.
@@ -197,7 +197,7 @@ class WebhooksBench(Bench):
     def __init__(self, *, url: str, redis_url: str, tmp: Path, port: int) -> None:
         super().__init__(url=url, redis_url=redis_url, tmp=tmp)
         self.port = port
-        self.procfile = _procfile_worker_settings("webhooks")
+        self.procfile = procfile_settings("webhooks")
         # One process: per-process figures (the webhooks worker runs one).
         self.env.update(WEBHOOK_ALLOW_PRIVATE_NETWORKS="1", WORKER_PROCESSES="1")
         self.floor_env.update(WORKER_PROCESSES="1")

@@ -48,6 +48,7 @@ if __name__ == "__main__":  # run as a script: the project root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.postgres import PeakConnections, recreate_database, with_application_name
+from bench.procfile import procfile_settings
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/imagesolve_bench_worker"
 ROOT = Path(__file__).resolve().parent.parent
@@ -394,7 +395,7 @@ class Bench:
         name = f"bench{uuid.uuid4().hex[:6]}"
         processes = _worker_processes(self.env)
         env = {
-            **_procfile_worker_settings(),
+            **procfile_settings("worker"),
             **self.env,
             "WORKER_QUEUES": IDLE_QUEUE,
             "WORKER_NAME": name,
@@ -677,19 +678,10 @@ def _worker_processes(env: dict[str, str]) -> int:
     """How many worker processes bin/worker runs: WORKER_PROCESSES from `env`
     if set there, else as the Procfile's solve worker sets it."""
     if "WORKER_PROCESSES" not in env:
-        env = {**env, **_procfile_worker_settings()}
+        env = {**env, **procfile_settings("worker")}
     command = [str(ROOT / "bin" / "worker"), "--print-processes"]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return max(1, int(out.stdout.strip()))
-
-
-def _procfile_worker_settings(process: str = "worker") -> dict[str, str]:
-    """The `VAR=value` prefixes of the Procfile's `process:` line."""
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith(f"{process}:"):
-            words = shlex.split(line.split(":", 1)[1])
-            return dict(word.split("=", 1) for word in words if "=" in word and not word.startswith("-"))
-    return {}
 
 
 def _hostnames(name: str, processes: int) -> list[str]:
