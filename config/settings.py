@@ -159,7 +159,7 @@ else:
     }
 
 # Requests one web process runs at once (config/admission.py); the others
-# wait their turn, as in a threaded server's accept queue, and a ?wait=N
+# wait their turn, first come first served, and a ?wait=N
 # request gives its place back while it waits. As many as the pool has
 # connections, so a running request does not queue on the pool (whose
 # timeout answers 503). 0: no bound.
