@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import io
-import threading
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection, transaction
 from PIL import Image
 
 from api.models import Job
@@ -15,7 +13,7 @@ from billing.models import BillingPeriod
 from billing.services import period_mark_paid, periods_mark_overdue
 from tests.api.conftest import assert_problem
 from tests.api.helpers import animated_gif, b64, data_url, image_bytes, make_job, stored_inputs, upload
-from tests.locks import seen_waiting_for_a_lock
+from tests.races import InThread, needs_postgresql, seen_waiting_for_a_lock, transaction_held_open
 
 FORMATS = [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("GIF", "image/gif")]
 
@@ -267,10 +265,7 @@ def test_it_caps_the_jobs_in_flight_per_user(alice, bob, alice_client, bob_clien
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite's IMMEDIATE transactions run writers one at a time; the race needs PostgreSQL",
-)
+@needs_postgresql
 def test_a_submission_waits_for_one_still_committing_and_counts_it(alice, settings) -> None:
     """Room for one job: a submission whose transaction is still open holds
     the account's row lock, so a second one waits for it to commit, then
@@ -280,40 +275,20 @@ def test_a_submission_waits_for_one_still_committing_and_counts_it(alice, settin
     from config.problems import Problem
 
     settings.JOB_MAX_IN_FLIGHT = 1
-    first_in = threading.Event()
-    release = threading.Event()
-    second: list[object] = []
 
-    def first_submission() -> None:
+    def second_submission() -> object:
         try:
-            with transaction.atomic():
-                job_submit(user=alice, image=image_bytes())
-                first_in.set()
-                release.wait(30)
-        finally:
-            connection.close()
-
-    def second_submission() -> None:
-        try:
-            second.append(job_submit(user=User.objects.get(pk=alice.pk), image=image_bytes()))
+            return job_submit(user=User.objects.get(pk=alice.pk), image=image_bytes())
         except Problem as problem:
-            second.append(problem.status_code)
-        finally:
-            connection.close()
+            return problem.status_code
 
-    first = threading.Thread(target=first_submission)
-    first.start()
-    assert first_in.wait(30)
-    other = threading.Thread(target=second_submission)
-    other.start()
-    # The second submission blocked on the account's row lock.
-    waited = seen_waiting_for_a_lock(unless=lambda: bool(second))
-    release.set()
-    first.join()
-    other.join(30)
+    with transaction_held_open(lambda: job_submit(user=alice, image=image_bytes())):
+        second = InThread(second_submission)
+        # The second submission blocked on the account's row lock.
+        waited = seen_waiting_for_a_lock(unless=second.done)
 
     assert waited
-    assert second == [429]
+    assert second.result() == 429
     assert Job.objects.filter(user=alice, status__in=Job.ACTIVE).count() == 1
 
 

@@ -14,7 +14,7 @@ from billing.models import BillingPeriod, UsageRecord
 from billing.periods import month_bounds
 from billing.services import periods_roll
 from tests.billing.factories import at, make_period, make_usage
-from tests.locks import seen_waiting_for_a_lock
+from tests.races import InThread, needs_postgresql, seen_waiting_for_a_lock, transaction_held_open
 
 
 def _totals_from_records(period: BillingPeriod) -> tuple[int, int, int, int, int]:
@@ -172,10 +172,7 @@ def test_it_takes_the_same_handful_of_queries_for_any_number_of_accounts(
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite's IMMEDIATE transactions run writers one at a time; the race needs PostgreSQL",
-)
+@needs_postgresql
 def test_two_rolls_at_once_close_and_open_each_period_exactly_once():
     _many_accounts_with_february_usage(200)
     now = at("2024-03-01 00:05:00")
@@ -208,111 +205,51 @@ def test_two_rolls_at_once_close_and_open_each_period_exactly_once():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite's IMMEDIATE transactions run writers one at a time; the race needs PostgreSQL",
-)
+@needs_postgresql
 def test_a_close_waits_for_a_record_still_being_committed_and_counts_it(alice):
     """A job completes in the last microsecond of February; its transaction is
     still open when the roll starts. The roll must wait and count it."""
-    from django.db import transaction
-
     make_period(alice, month="2024-02")  # opened by the previous roll
-    record_in_flight = threading.Event()
-    release = threading.Event()
-    roll_done = threading.Event()
-    rolled: list = []
 
     def finish_job() -> None:
-        try:
-            with transaction.atomic():
-                make_usage(alice, completed_at=at("2024-02-29 23:59:59.999999"), input_tokens=31337)
-                record_in_flight.set()
-                release.wait(30)
-        finally:
-            connection.close()
+        make_usage(alice, completed_at=at("2024-02-29 23:59:59.999999"), input_tokens=31337)
 
-    def roll() -> None:
-        try:
-            rolled.append(periods_roll(now=at("2024-03-01 00:00:00")))
-        finally:
-            roll_done.set()
-            connection.close()
-
-    job_thread = threading.Thread(target=finish_job)
-    job_thread.start()
-    assert record_in_flight.wait(30)
-    roll_thread = threading.Thread(target=roll)
-    roll_thread.start()
-    # The roll blocked on the period's row lock (not done, which would be the
-    # bug this test is about).
-    blocked = seen_waiting_for_a_lock(unless=roll_done.is_set)
-    release.set()
-    job_thread.join()
-    roll_thread.join()
+    with transaction_held_open(finish_job):
+        roll = InThread(lambda: periods_roll(now=at("2024-03-01 00:00:00")))
+        # The roll blocked on the period's row lock (not done, which would be
+        # the bug this test is about).
+        blocked = seen_waiting_for_a_lock(unless=roll.done)
 
     assert blocked
 
     february = BillingPeriod.objects.get(user=alice, starts_at=at("2024-02-01 00:00:00"))
-    assert rolled[0].closed == 1
+    assert roll.result().closed == 1
     assert (february.status, february.jobs_count, february.input_tokens) == ("closed", 1, 31337)
     assert _frozen_totals(february) == _totals_from_records(february)
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite's IMMEDIATE transactions run writers one at a time; the race needs PostgreSQL",
-)
+@needs_postgresql
 @freeze_time("2024-03-01 00:00:05")
 def test_a_record_that_waited_for_a_close_is_billed_in_the_next_period(alice):
     """The other order: the roll holds February, closing it, when a job that
     completed in its last microsecond comes to be billed. The record waits
     for the close to commit, then finds February closed and joins March."""
-    from django.db import transaction
-
     make_period(alice, month="2024-02")
-    closing = threading.Event()
-    release = threading.Event()
-    billed: list = []
-    errors: list[BaseException] = []
 
-    def roll() -> None:
-        try:
-            with transaction.atomic():
-                periods_roll(now=at("2024-03-01 00:00:00"))
-                closing.set()
-                release.wait(30)
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
+    def finish_job() -> UsageRecord:
+        return make_usage(alice, completed_at=at("2024-02-29 23:59:59.999999"), input_tokens=31337)
 
-    def finish_job() -> None:
-        try:
-            record = make_usage(alice, completed_at=at("2024-02-29 23:59:59.999999"), input_tokens=31337)
-            billed.append(record)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+    with transaction_held_open(lambda: periods_roll(now=at("2024-03-01 00:00:00"))):
+        job = InThread(finish_job)
+        # The job's transaction blocked on February's row lock.
+        blocked = seen_waiting_for_a_lock(unless=job.done)
 
-    roll_thread = threading.Thread(target=roll)
-    roll_thread.start()
-    assert closing.wait(30)
-    job_thread = threading.Thread(target=finish_job)
-    job_thread.start()
-    # The job's transaction blocked on February's row lock.
-    blocked = seen_waiting_for_a_lock(unless=lambda: bool(billed or errors))
-    release.set()
-    roll_thread.join()
-    job_thread.join()
-
-    assert errors == []
+    record = job.result()  # raises what the job raised
     assert blocked
     february = BillingPeriod.objects.get(user=alice, starts_at=at("2024-02-01 00:00:00"))
     march = BillingPeriod.objects.get(user=alice, starts_at=at("2024-03-01 00:00:00"))
-    assert billed[0].period_id == march.pk
+    assert record.period_id == march.pk
     assert february.status != "open"
     assert (february.jobs_count, february.input_tokens) == (0, 0)
     assert _frozen_totals(february) == _totals_from_records(february)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.db import IntegrityError, connection, transaction
 from freezegun import freeze_time
@@ -10,6 +8,7 @@ from api.models import Job
 from billing.models import BillingPeriod, UsageRecord
 from billing.services import usage_record_create
 from tests.billing.factories import at, make_period, make_usage
+from tests.races import needs_postgresql, transaction_held_open
 
 
 def test_it_bills_the_job_in_the_period_of_the_month_it_completed_in(alice):
@@ -94,41 +93,20 @@ def test_running_totals_are_not_added_to_a_period_closed_before_they_were(
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite's IMMEDIATE transactions run writers one at a time; the race needs PostgreSQL",
-)
+@needs_postgresql
 def test_one_accounts_successes_do_not_wait_for_each_other(alice):
     """A success transaction of the account stays open; another one of the
     same account bills its job and commits meanwhile."""
     make_period(alice, month="2024-05")
-    first_billed = threading.Event()
-    release = threading.Event()
-    errors: list[BaseException] = []
 
     def first_job() -> None:
-        try:
-            with transaction.atomic():
-                make_usage(alice, completed_at=at("2024-05-02 10:00:00"), input_tokens=100)
-                first_billed.set()
-                release.wait(30)
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
+        make_usage(alice, completed_at=at("2024-05-02 10:00:00"), input_tokens=100)
 
-    thread = threading.Thread(target=first_job)
-    thread.start()
-    try:
-        assert first_billed.wait(30)
+    with transaction_held_open(first_job):
         with connection.cursor() as cursor:
             # Would wait for the first transaction (and fail) if it held the period's row.
             cursor.execute("SET lock_timeout = '2s'")
         second = make_usage(alice, completed_at=at("2024-05-03 10:00:00"), input_tokens=200)
-    finally:
-        release.set()
-        thread.join()
-    assert errors == []
     period = BillingPeriod.objects.get(pk=second.period_id)
     assert UsageRecord.objects.filter(period=period).count() == 2
     # Both running totals were added after their commits.
