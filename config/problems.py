@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kombu.exceptions
 import redis
@@ -32,9 +32,11 @@ from django.core.exceptions import (
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 
 from config.request_id import get_request_id
+
+if TYPE_CHECKING:
+    from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +188,11 @@ def _slug_for(exc: exceptions.APIException) -> str:
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    # Imported here, not above: the workers import this module for Problem, and
+    # DRF's Response brings its serializers and the modules they import (about
+    # 16 MB an interpreter) into processes that never answer a request.
+    from rest_framework.response import Response
+
     request = context.get("request")
     instance = request.path if request is not None else ""
 

@@ -1,10 +1,12 @@
-"""A real Celery worker in its own process, over the real broker, joined to
-the test database. Used by end-to-end tests."""
+"""A real Celery worker in its own process, started by bin/worker as the
+Procfile starts one, over the real broker, joined to the test database. Used
+by end-to-end tests."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -59,36 +61,28 @@ def start_worker(
 ) -> WorkerProcess:
     """A worker on the suite's broker, or on `broker_url` (a server the test
     owns)."""
-    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    hostname = f"{name}@{socket.gethostname()}"  # bin/worker names it NAME@%h
     env = os.environ.copy()
     # Join the test database (pytest-django renamed it in this process).
     env["DATABASE_NAME_OVERRIDE"] = str(connection.settings_dict["NAME"])
+    env.update(
+        # bin/worker runs the `python` on PATH: this interpreter's.
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        WORKER_PROCESSES="1",
+        WORKER_NAME=name,
+        WORKER_QUEUES=queues,
+        WORKER_POOL=pool,
+        WORKER_CONCURRENCY=str(concurrency),
+        LOG_LEVEL="INFO",
+    )
     env.update(extra_env or {})
     if broker_url:
         env["CELERY_BROKER_URL"] = broker_url
-    log_path = Path(os.environ["IMAGESOLVE_TEST_WORKDIR"]) / f"worker-{hostname.split('@')[0]}.log"
+    log_path = Path(os.environ["IMAGESOLVE_TEST_WORKDIR"]) / f"worker-{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers",
-                "worker",
-                "--queues",
-                queues,
-                "--pool",
-                pool,
-                "--concurrency",
-                str(concurrency),
-                "--hostname",
-                hostname,
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            [ROOT / "bin" / "worker"],
             cwd=ROOT,
             env=env,
             stdout=log,

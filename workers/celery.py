@@ -1,4 +1,5 @@
-"""The Celery app: `celery -A workers worker|beat|flower`.
+"""The Celery app: `celery -A workers worker|beat|flower` (bin/worker starts
+its workers through workers/command.py).
 
 Configured from Django settings (the CELERY_ namespace). Four queues: `solve`
 (calls to the model, I/O-bound), `local` (the local solver, CPU-bound),

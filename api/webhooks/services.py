@@ -158,11 +158,13 @@ def webhook_deliveries_create_for_event(*, job: Job, event_type: str) -> list[We
 
     Called inside the transaction of the job transition, so the delivery
     exists if and only if the transition did."""
-    from api.serializers import job_representation
-
     target = _target(job)
     if target is None or EVENT_FILTER.get(event_type) not in target[1]:
         return []
+    # Imported only for a payload: it brings DRF's serializers and, through
+    # the job's URLs, the URLconf into the worker (about 23 MB an interpreter).
+    from api.serializers import job_representation
+
     url = target[0]
     now = timezone.now()
     payload = {"type": event_type, "timestamp": now.isoformat(), "data": job_representation(job)}
