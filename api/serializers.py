@@ -1,22 +1,19 @@
 """Request fields shared by the job views (image, metadata) and the JSON of
-a job (JobSerializer, job_representation)."""
+a job (JobSerializer, the schema of api.representation)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import UTC
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.uploadedfile import UploadedFile
-from django.urls import get_script_prefix, reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.images import image_from_base64, image_too_large_bytes
 from api.models import Job
-from billing.pricing import micros_to_usd
+from api.representation import job_error, job_result, job_urls, job_usage
 from config.parsers import json_loads_bounded
 
 METADATA_MAX_KEYS = 16
@@ -132,7 +129,7 @@ class JobSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     object = serializers.SerializerMethodField()
     status = serializers.ChoiceField(choices=Job.Status.choices)
-    # Times in UTC ("...Z") whatever time zone is active (see _DATETIME).
+    # Times in UTC ("...Z") whatever time zone is active (api.representation.job_time).
     created_at = serializers.DateTimeField(default_timezone=UTC)
     started_at = serializers.DateTimeField(allow_null=True, default_timezone=UTC)
     completed_at = serializers.DateTimeField(allow_null=True, default_timezone=UTC)
@@ -157,102 +154,16 @@ class JobSerializer(serializers.Serializer):
 
     @extend_schema_field(JobResultSerializer(allow_null=True))
     def get_result(self, job: Job) -> Any:
-        return _result(job)
+        return job_result(job)
 
     @extend_schema_field(JobErrorSerializer(allow_null=True))
     def get_error(self, job: Job) -> dict[str, str] | None:
-        return _error(job)
+        return job_error(job)
 
     @extend_schema_field(JobUsageSerializer(allow_null=True))
     def get_usage(self, job: Job) -> dict[str, Any] | None:
-        return _usage(job)
+        return job_usage(job)
 
     @extend_schema_field(JobUrlsSerializer)
     def get_urls(self, job: Job) -> dict[str, str]:
-        return _urls(job)
-
-
-def _result(job: Job) -> Any:
-    return job.result if job.status == Job.Status.SUCCEEDED else None
-
-
-def _error(job: Job) -> dict[str, str] | None:
-    if job.status == Job.Status.FAILED:
-        return {"code": job.error_code, "message": job.error_message}
-    if job.status == Job.Status.CANCELED:
-        return {
-            "code": job.error_code or "canceled",
-            "message": job.error_message or "Canceled by the client.",
-        }
-    return None
-
-
-def _usage(job: Job) -> dict[str, Any] | None:
-    """Token counts and cost of a succeeded job; None for any other job. Only
-    a succeeded job is billed, so no other job's usage is looked up (a job
-    created a moment ago costs no query)."""
-    if job.status != Job.Status.SUCCEEDED:
-        return None
-    try:
-        usage = job.usage
-    except ObjectDoesNotExist:
-        return None
-    return {
-        "input_tokens": usage.input_tokens,
-        "cached_tokens": usage.cached_tokens,
-        "output_tokens": usage.output_tokens,
-        "cost": micros_to_usd(usage.cost_micros),
-        "currency": "USD",
-    }
-
-
-@lru_cache(maxsize=8)
-def _url_templates(script_prefix: str) -> tuple[str, str]:
-    """The job URLs with a placeholder for the ID, resolved once per script
-    prefix instead of twice per job rendered."""
-    placeholder = "00000000-0000-0000-0000-000000000000"
-    return tuple(  # type: ignore[return-value]
-        reverse(name, kwargs={"job_id": placeholder}).replace(placeholder, "{}")
-        for name in ("api:job-detail", "api:job-cancel")
-    )
-
-
-def _urls(job: Job) -> dict[str, str]:
-    get, cancel = _url_templates(get_script_prefix())
-    job_id = str(job.id)
-    return {"get": get.format(job_id), "cancel": cancel.format(job_id)}
-
-
-# In UTC, as JobSerializer's times: a fixed zone spares the thread-local
-# lookup of the active one, which cost several times the formatting (about
-# 10 µs a time, up to three a job and twenty jobs a page).
-_DATETIME = serializers.DateTimeField(default_timezone=UTC)
-
-
-def _datetime(value: datetime | None) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
-
-
-def job_representation(job: Job) -> dict[str, Any]:
-    """What JobSerializer(job).data holds, built directly: the serializer's
-    field machinery cost more than a whole database round trip per job.
-    JobSerializer stays the schema; tests/api/test_job_representation.py
-    holds the two equal for every state."""
-    return {
-        "id": str(job.id),
-        "object": "job",
-        "status": job.status,
-        "created_at": _datetime(job.created_at),
-        "started_at": _datetime(job.started_at),
-        "completed_at": _datetime(job.completed_at),
-        "model": job.model,
-        "detail": job.detail,
-        "prompt": job.prompt,
-        "metadata": {str(key): str(value) for key, value in (job.metadata or {}).items()},
-        "webhook_url": job.webhook_url or None,
-        "webhook_events": [str(event) for event in job.webhook_events],
-        "result": _result(job),
-        "error": _error(job),
-        "usage": _usage(job),
-        "urls": _urls(job),
-    }
+        return job_urls(job)

@@ -17,8 +17,9 @@ from rest_framework.response import Response
 
 from accounts.authentication import authenticated_user
 from api.models import Job
+from api.representation import job_representation
 from api.selectors import JOB_LIST_ORDERING, job_get_for_user, job_listing_for_user, job_wait_for_user
-from api.serializers import ImageInputField, JobSerializer, MetadataField, job_representation
+from api.serializers import ImageInputField, JobSerializer, MetadataField
 from api.services import job_cancel, job_submit
 from api.throttles import CancelThrottle, RateLimitedApi, ReadThrottle, SubmitThrottle
 from api.webhooks.validation import validate_webhook_url

@@ -219,7 +219,7 @@ class WebhooksBench(Bench):
 
         from accounts.models import User
         from api.models import Job
-        from api.serializers import job_representation
+        from api.representation import job_representation
 
         call_command("migrate", verbosity=0)
         user = User.objects.create_user("bench-webhooks@example.com", None, email_verified_at=timezone.now())

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 # worker never builds the schema, and drf-spectacular's machinery (with
 # Django's test client, which it imports) costs a process about 4 MB.
 import accounts.schema  # noqa: F401
+from api import paths
 from config import handlers, health
 
 api_v1 = [
@@ -24,7 +25,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/v1/", include(api_v1)),
+    path(paths.API_ROOT, include(api_v1)),
     # Anything else under /api/ is a problem+json 404, in DEBUG too.
     re_path(r"^api/", handlers.api_not_found),
 ]

@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts.models import User
 from api import events
 from api.models import Job
+from api.representation import job_representation
 from api.webhooks import sender
 from api.webhooks.models import WebhookAccount, WebhookAttempt, WebhookDelivery
 from api.webhooks.signing import USER_AGENT, secret_generate, signed_headers
@@ -161,10 +162,6 @@ def webhook_deliveries_create_for_event(*, job: Job, event_type: str) -> list[We
     target = _target(job)
     if target is None or EVENT_FILTER.get(event_type) not in target[1]:
         return []
-    # Imported only for a payload: it brings DRF's serializers and, through
-    # the job's URLs, the URLconf into the worker (about 23 MB an interpreter).
-    from api.serializers import job_representation
-
     url = target[0]
     now = timezone.now()
     payload = {"type": event_type, "timestamp": now.isoformat(), "data": job_representation(job)}

@@ -17,8 +17,8 @@ from accounts.authentication import authenticated_user
 from api import services
 from api.images import image_too_large_bytes
 from api.models import Job
+from api.representation import job_representation
 from api.selectors import job_get_for_user, job_list_for_user
-from api.serializers import job_representation
 from api.throttles import SubmitThrottle
 from api.webhooks.selectors import webhook_deliveries_for_job, webhook_delivery_get_for_user
 from api.webhooks.services import webhook_delivery_redeliver

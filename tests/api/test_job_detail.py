@@ -12,7 +12,7 @@ from django.db import connection
 from api import notifications
 from api.models import Job
 from api.notifications import job_finished_notify
-from api.serializers import job_representation
+from api.representation import job_representation
 from tests.api.conftest import assert_problem
 from tests.api.helpers import make_job
 

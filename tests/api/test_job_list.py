@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from api.models import Job
+from api.representation import job_representation
 from api.selectors import job_list_for_user
-from api.serializers import job_representation
 from api.views import JobPagination
 from billing.pricing import micros_to_usd
 from tests.api.conftest import assert_problem

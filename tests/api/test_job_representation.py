@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse, set_script_prefix
 from django.utils import timezone
 
 from api.models import Job
-from api.serializers import JobSerializer, job_representation
+from api.representation import job_representation
+from api.serializers import JobSerializer
 from tests.api.helpers import make_job
 from tests.billing.factories import make_usage
 
@@ -66,3 +68,27 @@ def test_times_are_utc_like_the_serializer_whatever_zone_is_active(alice) -> Non
         fast, slow = _both(Job.objects.select_related("usage").get(pk=job.pk))
     assert fast == slow
     assert fast["started_at"] == "2026-03-01T12:00:00.123456Z"
+
+
+def test_the_urls_are_those_the_urlconf_gives(alice) -> None:
+    """api.paths is where the URLconf and the representation both read the
+    job's routes; reversing them through the URLconf must give the same."""
+    job = make_job(alice)
+    expected = {
+        "get": reverse("api:job-detail", kwargs={"job_id": job.id}),
+        "cancel": reverse("api:job-cancel", kwargs={"job_id": job.id}),
+    }
+    assert job_representation(job)["urls"] == expected
+    assert expected["get"] == f"/api/v1/jobs/{job.id}"
+
+
+def test_the_urls_carry_the_script_prefix_the_site_is_served_under(alice) -> None:
+    job = make_job(alice)
+    set_script_prefix("/solver/")
+    try:
+        urls = job_representation(job)["urls"]
+        assert urls["get"] == reverse("api:job-detail", kwargs={"job_id": job.id})
+        assert urls["cancel"] == reverse("api:job-cancel", kwargs={"job_id": job.id})
+    finally:
+        set_script_prefix("/")
+    assert urls["get"] == f"/solver/api/v1/jobs/{job.id}"

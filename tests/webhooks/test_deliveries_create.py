@@ -4,7 +4,7 @@ with what payload, published after commit."""
 from __future__ import annotations
 
 from api.models import Job
-from api.serializers import job_representation
+from api.representation import job_representation
 from api.webhooks.models import WebhookDelivery
 from api.webhooks.services import webhook_deliveries_create_for_event, webhook_settings_update
 from tests.webhooks.conftest import make_job

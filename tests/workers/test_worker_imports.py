@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 import tests.fakes.openai_server as fake_api
+from api.webhooks.models import WebhookDelivery
+from api.webhooks.services import webhook_settings_update
 from tests.api.helpers import b64, image_bytes
 from tests.fakes.openai_server import worker_env
 from tests.worker_process import running_worker
@@ -39,8 +41,12 @@ atexit.register(lambda: open(os.environ["MODULES_OUT"], "w").write("\\n".join(sy
 
 @pytest.mark.e2e
 def test_a_worker_that_solved_a_job_holds_neither_the_web_nor_celerys_command_line(
-    transactional_db, openai_server, alice_client, tmp_path: Path
+    transactional_db, openai_server, alice, alice_client, tmp_path: Path
 ) -> None:
+    # The worker renders the job for its webhook's payloads, URLs included.
+    webhook_settings_update(
+        user=alice, default_url="http://127.0.0.1:9/hook", default_events=["completed", "started"]
+    )
     (tmp_path / "sitecustomize.py").write_text(MODULES_AT_EXIT)
     out = tmp_path / "modules.txt"
     pythonpath = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
@@ -49,6 +55,7 @@ def test_a_worker_that_solved_a_job_holds_neither_the_web_nor_celerys_command_li
         job_id = alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").json()["id"]
         done = alice_client.get(f"/api/v1/jobs/{job_id}?wait=30").json()
         assert done["status"] == "succeeded", done
+    assert WebhookDelivery.objects.filter(job_id=job_id).count() == 2  # job.started, job.succeeded
     loaded = set(out.read_text().split())
     assert "workers.tasks.solve" in loaded  # what the worker did load
     assert sorted(name for name in (*WEB_ONLY, *COMMAND_LINE) if name in loaded) == []
