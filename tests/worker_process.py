@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from celery.utils.nodenames import host_format
 from django.db import connection
 
 from workers.celery import app
@@ -62,7 +62,7 @@ def start_worker(
     """A worker on the suite's broker, or on `broker_url` (a server the test
     owns)."""
     name = f"test-{uuid.uuid4().hex[:8]}"
-    hostname = f"{name}@{socket.gethostname()}"  # bin/worker names it NAME@%h
+    hostname = host_format(f"{name}@%h")  # bin/worker's --hostname, as Celery expands it
     env = os.environ.copy()
     # Join the test database (pytest-django renamed it in this process).
     env["DATABASE_NAME_OVERRIDE"] = str(connection.settings_dict["NAME"])
