@@ -17,3 +17,10 @@ def job_event_publish(*, job: Job, event_type: str) -> None:
     from api.webhooks.services import webhook_deliveries_create_for_event
 
     webhook_deliveries_create_for_event(job=job, event_type=event_type)
+
+
+def job_event_wanted(*, job: Job, event_type: str) -> bool:
+    """Whether job_event_publish would record anything for this event."""
+    from api.webhooks.services import webhook_event_wanted
+
+    return webhook_event_wanted(job=job, event_type=event_type)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -59,22 +60,13 @@ def usage_record_create(
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("usage_record_create must run inside the job's success transaction")
-    cost = job_cost(
-        model=model, input_tokens=input_tokens, cached_tokens=cached_tokens, output_tokens=output_tokens
-    )
-    record = UsageRecord(
+    record = _usage_record(
         job=job,
-        user_id=job.user_id,
         model=model,
         input_tokens=input_tokens,
         cached_tokens=cached_tokens,
         output_tokens=output_tokens,
-        request_fee_micros=cost.request_fee_micros,
-        input_price_per_million=cost.price.input,
-        cached_input_price_per_million=cost.price.cached_input,
-        output_price_per_million=cost.price.output,
-        cost_micros=cost.total_micros,
-        created_at=completed_at,
+        completed_at=completed_at,
     )
     # Through a cursor, as the job's own writes in this transaction: once per
     # job, where the ORM cost more than the INSERT (config/rows.py).
@@ -89,13 +81,104 @@ def usage_record_create(
                 raise RuntimeError(f"no open billing period for user {job.user_id} to bill job {job.pk} in")
         record.period_id = period_id
         rows.insert(record)
-    period_id = record.period_id
+    _running_totals_add_on_commit(record)
+    return record
+
+
+def usage_record_create_with_success(
+    *,
+    job: Job,
+    success_sql: str,
+    success_params: list[Any],
+    model: str,
+    input_tokens: int,
+    cached_tokens: int,
+    output_tokens: int,
+    completed_at: datetime,
+) -> UsageRecord | None:
+    """The job's success and its usage record in one statement, without a
+    transaction of its own (PostgreSQL): a transaction's BEGIN and COMMIT
+    are two more round trips, on every job. `success_sql` is the job's
+    UPDATE, ending with its WHERE clause.
+
+    The statement locks the account's open period of the month of
+    `completed_at` as usage_record_create does (KEY SHARE, until it
+    commits), and the UPDATE runs only if it holds that lock, so the job is
+    succeeded and billed, or neither. None, and nothing written, when the
+    period is not open (missing, or closed by a roll) or when the UPDATE
+    matches no row: the caller then goes through usage_record_create in a
+    transaction, which handles both."""
+    if connection.vendor != "postgresql":
+        raise RuntimeError("usage_record_create_with_success needs PostgreSQL's data-modifying WITH")
+    record = _usage_record(
+        job=job,
+        model=model,
+        input_tokens=input_tokens,
+        cached_tokens=cached_tokens,
+        output_tokens=output_tokens,
+        completed_at=completed_at,
+    )
+    starts_at, _ = month_bounds(completed_at)
+    q = partial(rows.column, BillingPeriod)
+    # `period` is read (and locked) by the EXISTS before the job's row is
+    # updated; a close holding the period makes it wait, and PostgreSQL then
+    # reads the row again as the close left it.
+    with_ = (
+        f"WITH period AS (SELECT {q('id')} FROM {rows.table(BillingPeriod)}"  # noqa: S608  (names from the models)
+        f" WHERE {q('user')} = %s AND {q('starts_at')} = %s AND {q('status')} = %s FOR KEY SHARE),"
+        f" success AS ({success_sql} AND EXISTS (SELECT 1 FROM period) RETURNING 1)"
+    )
+    with_params = [
+        record.user_id,
+        connection.ops.adapt_datetimefield_value(starts_at),
+        Status.OPEN.value,
+        *success_params,
+    ]
+    select = f"period.{q('id')} FROM period, success"
+    if not rows.insert_from(record, select, [], name="period", with_=with_, with_params=with_params):
+        return None
+    _running_totals_add_on_commit(record)
+    return record
+
+
+def _usage_record(
+    *,
+    job: Job,
+    model: str,
+    input_tokens: int,
+    cached_tokens: int,
+    output_tokens: int,
+    completed_at: datetime,
+) -> UsageRecord:
+    """The record of what a succeeded job cost, at today's prices (not saved)."""
+    cost = job_cost(
+        model=model, input_tokens=input_tokens, cached_tokens=cached_tokens, output_tokens=output_tokens
+    )
+    return UsageRecord(
+        job=job,
+        user_id=job.user_id,
+        model=model,
+        input_tokens=input_tokens,
+        cached_tokens=cached_tokens,
+        output_tokens=output_tokens,
+        request_fee_micros=cost.request_fee_micros,
+        input_price_per_million=cost.price.input,
+        cached_input_price_per_million=cost.price.cached_input,
+        output_price_per_million=cost.price.output,
+        cost_micros=cost.total_micros,
+        created_at=completed_at,
+    )
+
+
+def _running_totals_add_on_commit(record: UsageRecord) -> None:
+    """Add the record to its period's running totals once it is committed
+    (at once outside a transaction), in a statement of its own."""
     added = {
         "jobs_count": 1,
-        "input_tokens": input_tokens,
-        "cached_tokens": cached_tokens,
-        "output_tokens": output_tokens,
-        "amount_micros": cost.total_micros,
+        "input_tokens": record.input_tokens,
+        "cached_tokens": record.cached_tokens,
+        "output_tokens": record.output_tokens,
+        "amount_micros": record.cost_micros,
     }
     q = partial(rows.column, BillingPeriod)
     totals_sql = (
@@ -103,15 +186,15 @@ def usage_record_create(
         + ", ".join(f"{q(name)} = {q(name)} + %s" for name in added)
         + f" WHERE {q('id')} = %s AND {q('status')} = %s"
     )
+    params: list[Any] = [*added.values(), record.period_id, Status.OPEN.value]
 
     def add_to_running_totals() -> None:
         # Only while the period is open: once closed, its totals are the
         # roll's sums of the records, this one included.
         with connection.cursor() as cursor:
-            cursor.execute(totals_sql, [*added.values(), period_id, Status.OPEN.value])
+            cursor.execute(totals_sql, params)
 
     transaction.on_commit(add_to_running_totals, robust=True)
-    return record
 
 
 def _insert_in_open_period(record: UsageRecord, *, at: datetime) -> bool:

@@ -198,19 +198,30 @@ def _insert_from(
     return head, returning, fields, returned
 
 
-def insert_from(obj: M, select: str, params: Sequence[Any], *, name: str | None = None) -> bool:
+def insert_from(
+    obj: M,
+    select: str,
+    params: Sequence[Any],
+    *,
+    name: str | None = None,
+    with_: str = "",
+    with_params: Sequence[Any] = (),
+) -> bool:
     """INSERT `obj` (a new instance) through a SELECT of its values, so that
     one statement reads what the INSERT depends on: `select` is what follows
     the values in that SELECT (FROM, WHERE, a locking clause), with `params`
     for its placeholders. With `name`, `select` starts with the expression
-    giving that field's value ("expr FROM ..."). False, and nothing
-    inserted, when the SELECT finds no row; else the field (and a primary
-    key the database assigns) is set from the row."""
+    giving that field's value ("expr FROM ..."). `with_`: a WITH clause the
+    statement starts with, whose names `select` may read, with `with_params`
+    for its placeholders. False, and nothing inserted, when the SELECT finds
+    no row; else the field (and a primary key the database assigns) is set
+    from the row."""
     db = _db()
     head, returning, fields, returned = _insert_from(type(obj), name, _engine())
     values = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
+    prefix = f"{with_} " if with_ else ""
     with db.cursor() as cursor:
-        cursor.execute(head + select + returning, [*values, *params])
+        cursor.execute(prefix + head + select + returning, [*with_params, *values, *params])
         if returned:
             row = cursor.fetchone()
             if row is None:

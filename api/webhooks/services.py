@@ -153,16 +153,26 @@ def _lease_until(now: datetime) -> datetime:
     return now + timedelta(seconds=settings.WEBHOOK_LEASE_S)
 
 
+def webhook_event_wanted(*, job: Job, event_type: str) -> bool:
+    """Whether the job has a webhook for this event, which its transition
+    then records (webhook_deliveries_create_for_event)."""
+    return _event_url(job, event_type) is not None
+
+
+def _event_url(job: Job, event_type: str) -> str | None:
+    target = _target(job)
+    return target[0] if target is not None and EVENT_FILTER.get(event_type) in target[1] else None
+
+
 def webhook_deliveries_create_for_event(*, job: Job, event_type: str) -> list[WebhookDelivery]:
     """Record the delivery a job event causes (if the job has a webhook for
     it) and publish its first attempt once the transaction commits.
 
     Called inside the transaction of the job transition, so the delivery
     exists if and only if the transition did."""
-    target = _target(job)
-    if target is None or EVENT_FILTER.get(event_type) not in target[1]:
+    url = _event_url(job, event_type)
+    if url is None:
         return []
-    url = target[0]
     now = timezone.now()
     payload = {"type": event_type, "timestamp": now.isoformat(), "data": job_representation(job)}
     delivery_id = uuid.uuid4()
