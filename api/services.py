@@ -31,6 +31,7 @@ from api.models import Job
 from api.notifications import job_finished_notify
 from api.selectors import job_in_flight_below
 from api.webhooks.models import WebhookAccount
+from api.webhooks.services import webhook_started_unwanted_sql
 from billing.selectors import overdue_period_for_user
 from billing.services import usage_record_create, usage_record_create_with_success
 from config import rows
@@ -295,7 +296,7 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
     running, queued = Job.Status.RUNNING.value, Job.Status.QUEUED.value
     account = rows.columns_of_one(WebhookAccount, "user", f"{rows.table(Job)}.{q('user')}")
     # The WHERE clause is _lost_its_worker's rule with the two claimable states.
-    sql = (
+    update = (
         f"UPDATE {rows.table(Job)} SET {q('status')} = %s,"  # noqa: S608  (names from the model)
         f" {q('started_at')} = COALESCE({q('started_at')}, %s), {q('deadline_at')} = %s,"
         f" {q('lease_expires_at')} = %s, {q('attempts')} = {q('attempts')} + 1,"
@@ -303,8 +304,8 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
         f" WHERE {q('id')} = %s AND ({q('status')} = %s"
         f" OR ({q('status')} = %s AND {q('worker_task_id')} = %s)"
         f" OR ({q('status')} = %s AND ({q('lease_expires_at')} < %s OR {q('deadline_at')} < %s)))"
-        f" RETURNING {rows.columns(Job)}, {account}"
     )
+    returning = f" RETURNING {rows.columns(Job)}, {account}"
     params = [
         running,
         at(now),
@@ -320,23 +321,44 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
         at(now),
         at(now),
     ]
+    if connection.vendor == "postgresql":
+        # A claim that records no event needs no transaction (BEGIN and
+        # COMMIT are two round trips, on every job): the UPDATE alone, only
+        # for a job whose start cannot be news to a webhook. None: not
+        # claimable, or `job.started` may be due; the transaction below
+        # decides.
+        silent = webhook_started_unwanted_sql(rows.table(Job))
+        row = _claim_row(f"{update} AND ({q('started_at')} IS NOT NULL OR {silent}){returning}", params)
+        if row is not None:
+            return _claimed(row)
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+        row = _claim_row(update + returning, params)
         if row is None:
             return None
-        width = rows.width(Job)
-        job = rows.instance(Job, row[:width])
-        # Where this run's events go (webhook_deliveries_create_for_event):
-        # the account's settings, all NULLs where it has none.
-        account = row[width:]
-        has_account = any(value is not None for value in account)
-        job.webhook_account = rows.instance(WebhookAccount, account) if has_account else None
-        job.webhook_account_loaded = True
+        job = _claimed(row)
         if job.started_at == now:
             # First start only: a retry or a redelivery is not news.
             events.job_event_publish(job=job, event_type=events.STARTED)
+    return job
+
+
+def _claim_row(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row: tuple[Any, ...] | None = cursor.fetchone()
+    return row
+
+
+def _claimed(row: tuple[Any, ...]) -> Job:
+    """The job as its claim returned it, with the account's webhook settings
+    (all NULLs where it has none), which its events need
+    (webhook_deliveries_create_for_event)."""
+    width = rows.width(Job)
+    job = rows.instance(Job, row[:width])
+    account = row[width:]
+    has_account = any(value is not None for value in account)
+    job.webhook_account = rows.instance(WebhookAccount, account) if has_account else None
+    job.webhook_account_loaded = True
     return job
 
 

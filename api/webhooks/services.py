@@ -159,6 +159,22 @@ def webhook_event_wanted(*, job: Job, event_type: str) -> bool:
     return _event_url(job, event_type) is not None
 
 
+def webhook_started_unwanted_sql(job_table: str) -> str:
+    """SQL that is true of a row of `job_table` (a job) whose start no
+    webhook asks for: neither the job's events nor its account's default
+    events name "started". _target sends `job.started` only where one of
+    them does, so this is never true where it would send it (PostgreSQL's
+    jsonb). For job_mark_running, whose claim needs no transaction then."""
+    job_events, job_user = rows.column(Job, "webhook_events"), rows.column(Job, "user")
+    account_user = rows.column(WebhookAccount, "user")
+    account_events = rows.column(WebhookAccount, "default_events")
+    started = f"'[\"{EVENT_FILTER[events.STARTED]}\"]'::jsonb"
+    return (
+        f"NOT ({job_table}.{job_events} @> {started} OR EXISTS (SELECT 1 FROM {rows.table(WebhookAccount)} a"  # noqa: S608  (names from the models)
+        f" WHERE a.{account_user} = {job_table}.{job_user} AND a.{account_events} @> {started}))"
+    )
+
+
 def _event_url(job: Job, event_type: str) -> str | None:
     target = _target(job)
     return target[0] if target is not None and EVENT_FILTER.get(event_type) in target[1] else None
