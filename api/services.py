@@ -257,10 +257,10 @@ def _job_create(
 
 
 def _finished(job_id: UUID | str, event_type: str, *, job: Job | None = None) -> Job:
-    """Inside the transition's transaction (or its one statement, when it
-    records no event): announce it to webhooks and, after commit, wake up
-    requests waiting on the job. `job`: the row as the
-    transition left it, when the caller has it (no need to read it again)."""
+    """Inside the transition's transaction (or after its one statement,
+    when it records no event): announce it to webhooks and, after commit,
+    wake up requests waiting on the job. `job`: the row as the transition
+    left it, when the caller has it (no need to read it again)."""
     if job is None:
         job = Job.objects.select_related("user").get(pk=job_id)
     events.job_event_publish(job=job, event_type=event_type)
@@ -418,8 +418,8 @@ def job_mark_succeeded(
         "output_tokens": output_tokens,
         "completed_at": now,
     }
-    one_statement = connection.vendor == "postgresql"
-    if one_statement and not events.job_event_wanted(job=job, event_type=events.SUCCEEDED):
+    postgresql = connection.vendor == "postgresql"
+    if postgresql and not events.job_event_wanted(job=job, event_type=events.SUCCEEDED):
         # No webhook delivery to record with it: the UPDATE and the usage
         # record go in one statement, three round trips fewer. None when the
         # claim was lost or the period is not open; the transaction below
