@@ -24,3 +24,11 @@ def job_event_wanted(*, job: Job, event_type: str) -> bool:
     from api.webhooks.services import webhook_event_wanted
 
     return webhook_event_wanted(job=job, event_type=event_type)
+
+
+def job_start_unwanted_sql(job_table: str) -> str:
+    """SQL true of a job row (of `job_table`) whose start job_event_publish
+    would record nothing for (PostgreSQL)."""
+    from api.webhooks.services import webhook_started_unwanted_sql
+
+    return webhook_started_unwanted_sql(job_table)

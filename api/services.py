@@ -31,7 +31,6 @@ from api.models import Job
 from api.notifications import job_finished_notify
 from api.selectors import job_in_flight_below
 from api.webhooks.models import WebhookAccount
-from api.webhooks.services import webhook_started_unwanted_sql
 from billing.selectors import overdue_period_for_user
 from billing.services import usage_record_create, usage_record_create_with_success
 from config import rows
@@ -327,7 +326,7 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
         # for a job whose start cannot be news to a webhook. None: not
         # claimable, or `job.started` may be due; the transaction below
         # decides.
-        silent = webhook_started_unwanted_sql(rows.table(Job))
+        silent = events.job_start_unwanted_sql(rows.table(Job))
         row = _claim_row(f"{update} AND ({q('started_at')} IS NOT NULL OR {silent}){returning}", params)
         if row is not None:
             return _claimed(row)

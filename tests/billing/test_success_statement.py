@@ -83,6 +83,23 @@ def test_with_a_webhook_for_its_end_it_records_the_delivery_in_a_transaction(
     assert (delivery.event_type, UsageRecord.objects.filter(job=job).count()) == ("job.succeeded", 1)
 
 
+def test_a_retry_after_a_lost_acknowledgement_bills_nothing_more(alice, django_capture_on_commit_callbacks):
+    """The statement committed but its answer never reached the worker (the
+    connection dropped): the run writes again, as workers/runs.py does, and
+    finds the job finished."""
+    period = make_period(alice, month=f"{time.gmtime().tm_year}-{time.gmtime().tm_mon:02d}")
+    job = _claimed(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _succeed(job)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert not _succeed(job)
+
+    assert UsageRecord.objects.filter(job=job).count() == 1
+    period.refresh_from_db()
+    assert period.jobs_count == 1
+
+
 def test_a_lost_claim_writes_nothing(alice):
     make_period(alice, month=f"{time.gmtime().tm_year}-{time.gmtime().tm_mon:02d}")
     job = _claimed(alice)
