@@ -106,16 +106,11 @@ def _too_many_in_flight() -> Problem:
     )
 
 
-def _user_lock(user_id: int) -> None:
-    """Lock the user's row until the transaction ends (SQLite's IMMEDIATE
-    transactions already run one writer at a time). Written out: it runs on
-    every submission, and the ORM's SELECT ... FOR UPDATE costs more to build
-    than to run."""
-    if not connection.features.has_select_for_update:
-        return
-    sql = f"SELECT 1 FROM {rows.table(User)} WHERE {rows.column(User, 'id')} = %s FOR UPDATE"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
+def _user_lock_sql() -> str:
+    """The statement that locks the user's row (its ID the one parameter)
+    until the transaction ends. Written out: it runs on every submission, and
+    the ORM's SELECT ... FOR UPDATE costs more to build than to run."""
+    return f"SELECT 1 FROM {rows.table(User)} WHERE {rows.column(User, 'id')} = %s FOR UPDATE"  # noqa: S608
 
 
 def _replay_or_conflict(*, user: User, key: str, fingerprint: str) -> Job | None:
@@ -230,19 +225,31 @@ def _job_create(
     # image. If the row then fails, the file is removed again.
     job.image.save(f"input.{image.extension}", ContentFile(image.data), save=False)
     try:
-        with transaction.atomic():
-            # Serialises one user's submissions so concurrent requests cannot
-            # all pass the in-flight cap at once.
-            _user_lock(user.pk)
-            # The job goes in only while the user has fewer than
-            # JOB_MAX_IN_FLIGHT queued or running, counted by the INSERT
-            # itself (one round trip; after the lock, so the count sees
-            # every earlier submission of the user). On every submission: a
-            # cursor, not the ORM (config/rows.py).
-            below_cap = job_in_flight_below(user_id=user.pk, limit=settings.JOB_MAX_IN_FLIGHT)
-            if not rows.insert_from(job, *below_cap):
-                raise _too_many_in_flight()
-            job_publish(job_id=job.id, request_id=request_id)
+        # The job goes in only while the user has fewer than JOB_MAX_IN_FLIGHT
+        # queued or running, counted by the INSERT itself. One user's
+        # submissions are serialised, so concurrent ones cannot all pass the
+        # cap at once: on PostgreSQL by a lock on the user's row, sent with
+        # the INSERT in one string (the INSERT's snapshot is taken once the
+        # lock is held, so its count sees every earlier submission of the
+        # user); on SQLite by its IMMEDIATE transactions, which run one writer
+        # at a time. On every submission: a cursor, not the ORM
+        # (config/rows.py).
+        below_cap = job_in_flight_below(user_id=user.pk, limit=settings.JOB_MAX_IN_FLIGHT)
+        postgresql = connection.vendor == "postgresql"
+        lock, lock_params = (_user_lock_sql(), [user.pk]) if postgresql else ("", [])
+        if postgresql and not connection.in_atomic_block:
+            # The string is one transaction of its own: one round trip, and
+            # the lock is held for as long as the INSERT runs, not for the
+            # client's turns between BEGIN, the lock, the INSERT and COMMIT.
+            admitted = rows.insert_from(job, *below_cap, before=lock, before_params=lock_params)
+        else:
+            # SQLite's IMMEDIATE transaction; inside a caller's transaction,
+            # a savepoint, so that a failed INSERT rolls back this alone.
+            with transaction.atomic():
+                admitted = rows.insert_from(job, *below_cap, before=lock, before_params=lock_params)
+        if not admitted:
+            raise _too_many_in_flight()
+        job_publish(job_id=job.id, request_id=request_id)
     except IntegrityError:
         job.image.delete(save=False)
         if idempotency_key and Job.objects.filter(user=user, idempotency_key=idempotency_key).exists():

@@ -206,6 +206,8 @@ def insert_from(
     name: str | None = None,
     with_: str = "",
     with_params: Sequence[Any] = (),
+    before: str = "",
+    before_params: Sequence[Any] = (),
 ) -> bool:
     """INSERT `obj` (a new instance) through a SELECT of its values, so that
     one statement reads what the INSERT depends on: `select` is what follows
@@ -213,15 +215,24 @@ def insert_from(
     for its placeholders. With `name`, `select` starts with the expression
     giving that field's value ("expr FROM ..."). `with_`: a WITH clause the
     statement starts with, whose names `select` may read, with `with_params`
-    for its placeholders. False, and nothing inserted, when the SELECT finds
-    no row; else the field (and a primary key the database assigns) is set
-    from the row."""
+    for its placeholders. `before`: statements sent ahead of the INSERT in
+    the same query string, with `before_params`; PostgreSQL only (a
+    client-side binding cursor, Django's default, sends one string of several
+    statements in one round trip, run as one transaction outside an atomic
+    block, each statement with a snapshot of its own). False, and nothing
+    inserted, when the SELECT finds no row; else the field (and a primary key
+    the database assigns) is set from the row."""
     db = _db()
     head, returning, fields, returned = _insert_from(type(obj), name, _engine())
     values = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
-    prefix = f"{with_} " if with_ else ""
+    prefix = f"{before}; " if before else ""
+    prefix += f"{with_} " if with_ else ""
     with db.cursor() as cursor:
-        cursor.execute(prefix + head + select + returning, [*with_params, *values, *params])
+        cursor.execute(prefix + head + select + returning, [*before_params, *with_params, *values, *params])
+        if before:
+            # The INSERT's result is the last one.
+            while cursor.nextset():
+                pass
         if returned:
             row = cursor.fetchone()
             if row is None:

@@ -85,7 +85,7 @@ def test_another_integrity_error_is_not_taken_for_a_key_in_use(alice, monkeypatc
 
     from api import services
 
-    def broken_insert(obj, select, params, *, name=None):
+    def broken_insert(obj, select, params, **kwargs):
         raise IntegrityError("NOT NULL constraint failed: api_job.model")
 
     monkeypatch.setattr(services.rows, "insert_from", broken_insert)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api.models import Job
@@ -81,6 +82,28 @@ def test_a_row_inserted_from_a_select_takes_its_value_from_the_row_found(alice) 
     assert (found.period_id, found._state.adding) == (period_id, False)
     stored = UsageRecord.objects.get(pk=found.pk)
     assert (stored.job_id, stored.period_id, stored.input_tokens) == (found.job_id, period_id, 7)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one string of statements is PostgreSQL's")
+def test_statements_before_the_insert_go_in_its_string_and_their_rows_are_skipped(alice) -> None:
+    from billing.models import BillingPeriod
+    from billing.services import _shared_period
+
+    with transaction.atomic():
+        period_id, _ = _shared_period(user_id=alice.pk, at=timezone.now())
+    key = rows.column(BillingPeriod, "id")
+    select = f"{key} FROM {rows.table(BillingPeriod)} WHERE {key} = %s"
+    record = UsageRecord(job=make_job(alice), user=alice, model="gpt-4o-mini", input_tokens=7)
+
+    with CaptureQueriesContext(connection) as queries:
+        inserted = rows.insert_from(
+            record, select, [period_id], name="period", before="SELECT %s, 'x'; SELECT 2", before_params=[-1]
+        )
+
+    assert inserted is True
+    assert len(queries.captured_queries) == 1
+    assert record.period_id == period_id and record.pk > 0
+    assert UsageRecord.objects.get(pk=record.pk).period_id == period_id
 
 
 def test_a_related_row_read_by_scalar_subqueries_equals_the_orms(alice, bob) -> None:
