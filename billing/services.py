@@ -96,18 +96,22 @@ def usage_record_create_with_success(
     output_tokens: int,
     completed_at: datetime,
 ) -> UsageRecord | None:
-    """The job's success and its usage record in one statement, without a
-    transaction of its own (PostgreSQL): a transaction's BEGIN and COMMIT
-    are two more round trips, on every job. `success_sql` is the job's
-    UPDATE, ending with its WHERE clause.
+    """The job's success, its usage record and the period's running totals
+    in one statement, without a transaction of its own (PostgreSQL): a
+    transaction's BEGIN and COMMIT are two more round trips, on every job,
+    and the totals a third. `success_sql` is the job's UPDATE, ending with
+    its WHERE clause.
 
     The statement locks the account's open period of the month of
     `completed_at` as usage_record_create does (KEY SHARE, until it
     commits), and the UPDATE runs only if it holds that lock, so the job is
-    succeeded and billed, or neither. None, and nothing written, when the
-    period is not open (missing, or closed by a roll) or when the UPDATE
-    matches no row: the caller then goes through usage_record_create in a
-    transaction, which handles both."""
+    succeeded, billed and counted in the totals, or none of them. The
+    totals' row is held from their UPDATE to the statement's commit, as
+    long as a statement of their own would hold it: another success of the
+    account waits for that much, not for a transaction's round trips. None,
+    and nothing written, when the period is not open (missing, or closed by
+    a roll) or when the UPDATE matches no row: the caller then goes through
+    usage_record_create in a transaction, which handles both."""
     if connection.vendor != "postgresql":
         raise RuntimeError("usage_record_create_with_success needs PostgreSQL's data-modifying WITH")
     record = _usage_record(
@@ -120,24 +124,31 @@ def usage_record_create_with_success(
     )
     starts_at, _ = month_bounds(completed_at)
     q = partial(rows.column, BillingPeriod)
+    periods = rows.table(BillingPeriod)
+    add, add_params = _running_totals_add(record)
     # `period` is read (and locked) by the EXISTS before the job's row is
     # updated; a close holding the period makes it wait, and PostgreSQL then
-    # reads the row again as the close left it.
+    # reads the row again as the close left it. `totals` adds the record to
+    # the period it locked, only once the job's UPDATE has matched; the
+    # record goes in only once both have.
     with_ = (
-        f"WITH period AS (SELECT {q('id')} FROM {rows.table(BillingPeriod)}"  # noqa: S608  (names from the models)
+        f"WITH period AS (SELECT {q('id')} FROM {periods}"  # noqa: S608  (names from the models)
         f" WHERE {q('user')} = %s AND {q('starts_at')} = %s AND {q('status')} = %s FOR KEY SHARE),"
-        f" success AS ({success_sql} AND EXISTS (SELECT 1 FROM period) RETURNING 1)"
+        f" success AS ({success_sql} AND EXISTS (SELECT 1 FROM period) RETURNING 1),"
+        f" totals AS (UPDATE {periods} SET {add} FROM period"
+        f" WHERE {periods}.{q('id')} = period.{q('id')} AND EXISTS (SELECT 1 FROM success)"
+        f" RETURNING {periods}.{q('id')})"
     )
     with_params = [
         record.user_id,
         connection.ops.adapt_datetimefield_value(starts_at),
         Status.OPEN.value,
         *success_params,
+        *add_params,
     ]
-    select = f"period.{q('id')} FROM period, success"
+    select = f"totals.{q('id')} FROM totals"
     if not rows.insert_from(record, select, [], name="period", with_=with_, with_params=with_params):
         return None
-    _running_totals_add_on_commit(record)
     return record
 
 
@@ -170,9 +181,9 @@ def _usage_record(
     )
 
 
-def _running_totals_add_on_commit(record: UsageRecord) -> None:
-    """Add the record to its period's running totals once it is committed
-    (at once outside a transaction), in a statement of its own."""
+def _running_totals_add(record: UsageRecord) -> tuple[str, list[Any]]:
+    """The SET list that adds the record to its period's running totals, and
+    its parameters."""
     added = {
         "jobs_count": 1,
         "input_tokens": record.input_tokens,
@@ -181,12 +192,19 @@ def _running_totals_add_on_commit(record: UsageRecord) -> None:
         "amount_micros": record.cost_micros,
     }
     q = partial(rows.column, BillingPeriod)
+    return ", ".join(f"{q(name)} = {q(name)} + %s" for name in added), list(added.values())
+
+
+def _running_totals_add_on_commit(record: UsageRecord) -> None:
+    """Add the record to its period's running totals once it is committed
+    (at once outside a transaction), in a statement of its own."""
+    q = partial(rows.column, BillingPeriod)
+    add, add_params = _running_totals_add(record)
     totals_sql = (
-        f"UPDATE {rows.table(BillingPeriod)} SET "  # noqa: S608  (names from the model)
-        + ", ".join(f"{q(name)} = {q(name)} + %s" for name in added)
-        + f" WHERE {q('id')} = %s AND {q('status')} = %s"
+        f"UPDATE {rows.table(BillingPeriod)} SET {add}"  # noqa: S608  (names from the model)
+        f" WHERE {q('id')} = %s AND {q('status')} = %s"
     )
-    params: list[Any] = [*added.values(), record.period_id, Status.OPEN.value]
+    params: list[Any] = [*add_params, record.period_id, Status.OPEN.value]
 
     def add_to_running_totals() -> None:
         # Only while the period is open: once closed, its totals are the

@@ -4,6 +4,7 @@ statement writes nothing: the claim lost, the period missing or closed."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -49,7 +50,7 @@ def _period_now(user) -> BillingPeriod:
     return BillingPeriod.objects.get(user=user, starts_at=month_bounds(timezone.now())[0])
 
 
-def test_without_a_webhook_it_takes_one_statement_and_then_the_running_totals(
+def test_without_a_webhook_it_takes_one_statement_with_the_running_totals(
     alice, django_capture_on_commit_callbacks
 ):
     period = make_period(alice, month=f"{time.gmtime().tm_year}-{time.gmtime().tm_mon:02d}")
@@ -59,14 +60,35 @@ def test_without_a_webhook_it_takes_one_statement_and_then_the_running_totals(
         assert _succeed(job, input_tokens=1234)
 
     statements = [q["sql"] for q in queries.captured_queries]
-    assert len(statements) == 2, statements
+    assert len(statements) == 1, statements
     assert statements[0].startswith("WITH period AS")
-    assert statements[1].startswith(f'UPDATE "{BillingPeriod._meta.db_table}"')
     job.refresh_from_db()
     record = UsageRecord.objects.get(job=job)
     assert (job.status, record.period_id, record.input_tokens) == (Job.Status.SUCCEEDED, period.pk, 1234)
     period.refresh_from_db()
     assert (period.jobs_count, period.input_tokens, period.amount_micros) == (1, 1234, record.cost_micros)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_successes_of_one_account_keep_its_running_totals_exact(alice):
+    """Each statement adds to the one period row: they wait for each other's
+    commit, and none of their additions is lost."""
+    period = make_period(alice, month=f"{time.gmtime().tm_year}-{time.gmtime().tm_mon:02d}")
+    jobs = [_claimed(alice) for _ in range(8)]
+    start = threading.Barrier(len(jobs))
+
+    def succeed(job: Job, tokens: int) -> bool:
+        start.wait(30)
+        return _succeed(job, input_tokens=tokens)
+
+    runs = [InThread(lambda job=job, n=n: succeed(job, 1000 + n)) for n, job in enumerate(jobs)]
+
+    assert all(run.result() for run in runs)
+    records = UsageRecord.objects.filter(period=period)
+    period.refresh_from_db()
+    assert period.jobs_count == records.count() == len(jobs)
+    assert period.input_tokens == sum(1000 + n for n in range(len(jobs)))
+    assert period.amount_micros == sum(r.cost_micros for r in records)
 
 
 def test_with_a_webhook_for_its_end_it_records_the_delivery_in_a_transaction(
@@ -110,6 +132,7 @@ def test_a_lost_claim_writes_nothing(alice):
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELED
     assert not UsageRecord.objects.filter(job=job).exists()
+    assert _period_now(alice).jobs_count == 0
 
 
 def test_with_no_period_open_the_transaction_opens_it_and_bills_the_job(alice):
