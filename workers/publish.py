@@ -44,7 +44,11 @@ def task_publish_on_commit(
     def send() -> None:
         from workers.celery import REQUEST_ID_HEADER, app
 
-        options: dict[str, Any] = {}
+        # The arguments are IDs, shown as they are; without these Celery
+        # builds both with its reprlib-style saferepr on every publish.
+        options: dict[str, Any] = {"argsrepr": repr(list(args))}
+        if not kwargs:
+            options["kwargsrepr"] = "{}"
         if request_id:
             options["headers"] = {REQUEST_ID_HEADER: request_id}
         if kwargsrepr is not None:

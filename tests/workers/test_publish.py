@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from celery.utils.saferepr import saferepr
 from django.db import transaction
 
 from workers.celery import app
@@ -27,6 +28,10 @@ def test_nothing_is_sent_before_the_commit(sent_tasks, django_capture_on_commit_
             "kwargs": {},
             "ignore_result": True,
             "headers": {"request_id": "req-1"},
+            # What Celery would show in events and logs, given rather than
+            # built by its saferepr on every publish.
+            "argsrepr": saferepr(["a", 2]),
+            "kwargsrepr": saferepr({}),
         }
     ]
 
