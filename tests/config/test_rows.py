@@ -63,14 +63,19 @@ def test_an_inserted_row_reads_back_the_same_and_gets_its_key(alice) -> None:
     assert UsageRecord.objects.get(pk=record.pk).input_tokens == 7
 
 
-def test_a_row_inserted_from_a_select_takes_its_value_from_the_row_found(alice) -> None:
+def _period_and_select(user) -> tuple[int, str]:
+    """The user's open period, and a SELECT of its ID by a parameter."""
     from billing.models import BillingPeriod
     from billing.services import _shared_period
 
     with transaction.atomic():
-        period_id, _ = _shared_period(user_id=alice.pk, at=timezone.now())
+        period_id, _ = _shared_period(user_id=user.pk, at=timezone.now())
     key = rows.column(BillingPeriod, "id")
-    select = f"{key} FROM {rows.table(BillingPeriod)} WHERE {key} = %s"
+    return period_id, f"{key} FROM {rows.table(BillingPeriod)} WHERE {key} = %s"
+
+
+def test_a_row_inserted_from_a_select_takes_its_value_from_the_row_found(alice) -> None:
+    period_id, select = _period_and_select(alice)
 
     missing = UsageRecord(job=make_job(alice), user=alice, model="gpt-4o-mini", input_tokens=7)
     assert rows.insert_from(missing, select, [period_id + 1000], name="period") is False
@@ -86,13 +91,7 @@ def test_a_row_inserted_from_a_select_takes_its_value_from_the_row_found(alice) 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="one string of statements is PostgreSQL's")
 def test_statements_before_the_insert_go_in_its_string_and_their_rows_are_skipped(alice) -> None:
-    from billing.models import BillingPeriod
-    from billing.services import _shared_period
-
-    with transaction.atomic():
-        period_id, _ = _shared_period(user_id=alice.pk, at=timezone.now())
-    key = rows.column(BillingPeriod, "id")
-    select = f"{key} FROM {rows.table(BillingPeriod)} WHERE {key} = %s"
+    period_id, select = _period_and_select(alice)
     record = UsageRecord(job=make_job(alice), user=alice, model="gpt-4o-mini", input_tokens=7)
 
     with CaptureQueriesContext(connection) as queries:
