@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -81,7 +82,7 @@ def test_concurrent_successes_of_one_account_keep_its_running_totals_exact(alice
         start.wait(30)
         return _succeed(job, input_tokens=tokens)
 
-    runs = [InThread(lambda job=job, n=n: succeed(job, 1000 + n)) for n, job in enumerate(jobs)]
+    runs = [InThread(partial(succeed, job, 1000 + n)) for n, job in enumerate(jobs)]
 
     assert all(run.result() for run in runs)
     records = UsageRecord.objects.filter(period=period)
