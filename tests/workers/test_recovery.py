@@ -122,6 +122,8 @@ def test_a_job_published_again_keeps_its_request_id(
             "kwargs": {},
             "ignore_result": True,
             "headers": {"request_id": "req-submit-0001"},
+            "argsrepr": repr([str(stale.pk)]),
+            "kwargsrepr": "{}",
         }
     ]
 
