@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import time
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -237,16 +237,15 @@ def _job_create(
         below_cap = job_in_flight_below(user_id=user.pk, limit=settings.JOB_MAX_IN_FLIGHT)
         postgresql = connection.vendor == "postgresql"
         lock, lock_params = (_user_lock_sql(), [user.pk]) if postgresql else ("", [])
-        if postgresql and not connection.in_atomic_block:
-            # The string is one transaction of its own: one round trip, and
-            # the lock is held for as long as the INSERT runs, not for the
-            # client's turns between BEGIN, the lock, the INSERT and COMMIT.
+        # On PostgreSQL outside a transaction, the string is one transaction
+        # of its own: one round trip, and the lock is held for as long as the
+        # INSERT runs, not for the client's turns between BEGIN, the lock, the
+        # INSERT and COMMIT. Otherwise SQLite's IMMEDIATE transaction, or
+        # inside a caller's transaction a savepoint, so that a failed INSERT
+        # rolls back this alone.
+        one_string = postgresql and not connection.in_atomic_block
+        with nullcontext() if one_string else transaction.atomic():
             admitted = rows.insert_from(job, *below_cap, before=lock, before_params=lock_params)
-        else:
-            # SQLite's IMMEDIATE transaction; inside a caller's transaction,
-            # a savepoint, so that a failed INSERT rolls back this alone.
-            with transaction.atomic():
-                admitted = rows.insert_from(job, *below_cap, before=lock, before_params=lock_params)
         if not admitted:
             raise _too_many_in_flight()
         job_publish(job_id=job.id, request_id=request_id)

@@ -46,6 +46,16 @@ def test_a_job_whose_start_no_webhook_asks_for_is_claimed_by_one_statement(alice
     assert _started(job) == 0
 
 
+def test_another_accounts_started_subscription_does_not_count(alice, bob):
+    webhook_settings_update(user=bob, default_url=URL, default_events=["completed", "started"])
+    job = _job(alice)
+
+    claimed, statements = _claim(job)
+
+    assert claimed is not None and len(statements) == 1
+    assert _started(job) == 0
+
+
 @pytest.mark.parametrize(
     ("job_fields", "account_events"),
     [
