@@ -3,7 +3,10 @@
 Jobs are queued first (rows bulk-inserted, one message each published to the
 `solve` queue), then ONE `bin/worker` (the Procfile's solve worker: its pool
 and concurrency from the environment) drains them with the mock provider
-(SOLVER=mock) at a fixed latency. Beside each drain, the same run drains
+(SOLVER=mock) at a fixed latency. BENCH_WORKER_SOLVER=openai drains them with
+the real `openai` SDK instead, against the tests' fake OpenAI server
+(tests/fakes/openai_server.py) answering after that latency, in a process of
+its own (its CPU is not the worker's). Beside each drain, the same run drains
 bare Celery tasks (a no-op, or a sleep as long as the provider's latency)
 with the same pool and concurrency, from a minimal Celery app kept outside
 the project, on the same broker. Every product figure is printed as a ratio
@@ -72,11 +75,17 @@ SLACK_S = 90.0
 READY_TIMEOUT_S = 60.0
 # The workers' connections, told apart from the bench's own in pg_stat_activity.
 WORKER_APPLICATION_NAME = "imagesolve-bench-worker"
+# The provider the worker calls: mock (in-process) or openai (the SDK and the fake server).
+SOLVER = os.environ.get("BENCH_WORKER_SOLVER", "mock")
 
 
 def run(report: Any) -> None:
     report.title = "Worker throughput against Celery's floor (bench_worker)"
+    if SOLVER == "openai":
+        report.title = "Worker throughput with the real openai SDK, against Celery's floor (bench_worker)"
     url = os.environ.get("BENCH_WORKER_DATABASE_URL") or DEFAULT_URL
+    if SOLVER not in ("mock", "openai"):
+        raise SystemExit(f"BENCH_WORKER_SOLVER must be mock or openai, not {SOLVER!r}")
     if not url.startswith(("postgres://", "postgresql://")):
         report.skip("needs PostgreSQL (BENCH_WORKER_DATABASE_URL)")
         return
@@ -326,6 +335,7 @@ class Bench:
         self.floor_round_trip: list[float] = []
         self.users: list[int] = []
         self.worker_settings = ""
+        self.fakes: list[Process] = []
 
     # Setup ------------------------------------------------------------------------
 
@@ -404,8 +414,39 @@ class Bench:
             "WORKER_CONCURRENCY": str(-(-in_flight // processes)),
             "WORKER_PROCESSES": str(processes),
         }
+        if SOLVER == "openai":
+            env.update(self._fake_openai(latency_ms))
         process = Process([str(ROOT / "bin" / "worker")], env, self.tmp / f"{name}.log")
         return process, _hostnames(name, processes)
+
+    def _fake_openai(self, latency_ms: int) -> dict[str, str]:
+        """The fake OpenAI server answering after `latency_ms`, started for
+        the worker about to start (stopped with it, _stop_fakes), and the
+        settings that send the worker's SDK to it."""
+        from tests.fakes.openai_server import API_KEY
+
+        log = self.tmp / f"fake-openai-{len(self.fakes)}.log"
+        fake = Process(
+            [sys.executable, "-m", "tests.fakes.openai_server", "--delay-ms", str(latency_ms)], self.env, log
+        )
+        self.fakes.append(fake)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not (base_url := log.read_text().strip()) and time.monotonic() < deadline:
+            if fake.popen.poll() is not None:
+                break
+            time.sleep(0.1)
+        if not base_url.startswith("http://"):
+            raise RuntimeError(f"the fake OpenAI server did not start:\n{fake.tail()}")
+        return {
+            "SOLVER": "openai",
+            "OPENAI_API_KEY": API_KEY,
+            "OPENAI_BASE_URL": base_url,
+            "OPENAI_TIMEOUT_S": str(latency_ms // 1000 + 30),
+        }
+
+    def _stop_fakes(self) -> None:
+        while self.fakes:
+            self.fakes.pop().stop()
 
     def _floor_worker(self, *, in_flight: int, out: Path) -> tuple[Process, list[str]]:
         """The floor app with the same processes, pool and concurrency as
@@ -487,6 +528,7 @@ class Bench:
             drain.cpu_s = worker.cpu_seconds() - cpu_before
         finally:
             worker.stop()
+            self._stop_fakes()
         drain.done = jobs.filter(status=Job.Status.SUCCEEDED).count()
         if drain.done < drain.jobs:
             drain.notes.append(
@@ -560,6 +602,7 @@ class Bench:
                 pubsub.close()
         finally:
             worker.stop()
+            self._stop_fakes()
         self.round_trip = self.round_trip[3:]  # the first ones warm up connections
         floor = Celery(
             "floor", broker=self.floor_env["FLOOR_BROKER"], backend=self.floor_env["FLOOR_BACKEND"]
@@ -607,7 +650,7 @@ class Bench:
             f"own; {cores} cores shared by the worker, PostgreSQL, Redis and the bench (load average at the "
             f"end: {load}). The worker is `bin/worker` as the Procfile's solve worker runs it "
             f"(WORKER_PROCESSES; the in-flight count is split between them; at 32 in flight: "
-            f"{self.worker_settings}), DJANGO_DEBUG=0, SOLVER=mock. The floor is a bare Celery app "
+            f"{self.worker_settings}), DJANGO_DEBUG=0, {_solver_note()}. The floor is a bare Celery app "
             "(acks late, prefetch 1, as the product) with the same processes, pool and concurrency "
             "on the same broker."
         )
@@ -672,6 +715,16 @@ class Bench:
                 report.line()
                 report.line(f"- {d.what}, {d.accounts} account(s): {note.splitlines()[0]}")
                 print(note, file=sys.stderr)
+
+
+def _solver_note() -> str:
+    if SOLVER == "openai":
+        return (
+            "SOLVER=openai: the real `openai` SDK against the tests' fake OpenAI server "
+            "(tests/fakes/openai_server.py, a process of its own on the same cores) answering after "
+            "the provider's latency"
+        )
+    return "SOLVER=mock"
 
 
 def _worker_processes(env: dict[str, str]) -> int:

@@ -6,13 +6,19 @@ image part whose data URL decodes to an image. Each test scripts the answers
 it needs, in order (`server.script(RateLimit(retry_after=1), Ok())`); once the
 script runs out, requests get `Ok()`. Behaviours: Ok (optionally slow),
 RateLimit (429 + Retry-After), ServerError (500), Malformed (a broken body),
-Hang (no answer until released or the server closes)."""
+Hang (no answer until released or the server closes).
+
+Run alone (`python -m tests.fakes.openai_server --delay-ms 1000`), it answers
+every request with Ok after that delay and prints its base URL: the worker
+bench's model with the real SDK (BENCH_WORKER_SOLVER=openai)."""
 
 from __future__ import annotations
 
+import argparse
 import base64
 import io
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -74,6 +80,8 @@ class FakeOpenAI:
     thread: threading.Thread
     requests: list[Recorded] = field(default_factory=list)
     _script: list[Behaviour] = field(default_factory=list)
+    # What requests get once the script runs out.
+    default: Behaviour = field(default_factory=Ok)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _released: threading.Event = field(default_factory=threading.Event)
     hanging: threading.Event = field(default_factory=threading.Event)
@@ -89,7 +97,7 @@ class FakeOpenAI:
 
     def next_behaviour(self) -> Behaviour:
         with self._lock:
-            return self._script.pop(0) if self._script else Ok()
+            return self._script.pop(0) if self._script else self.default
 
     def completions(self) -> list[Recorded]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -159,6 +167,9 @@ def _completion(model: str, ok: Ok) -> bytes:
 def _handler(fake_ref: list[FakeOpenAI]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in two writes: with Nagle's algorithm the
+        # body would wait for the client's delayed ACK, some 40 ms a call.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -219,9 +230,14 @@ def _handler(fake_ref: list[FakeOpenAI]) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def start_fake_openai() -> FakeOpenAI:
+def start_fake_openai(*, backlog: int = 5) -> FakeOpenAI:
+    """`backlog`: connections the listening socket queues (a bench opens
+    hundreds at once; the standard library's default is 5)."""
     ref: list[FakeOpenAI] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ref))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ref), bind_and_activate=False)
+    server.request_queue_size = backlog
+    server.server_bind()
+    server.server_activate()
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="fake-openai", daemon=True)
     fake = FakeOpenAI(server=server, thread=thread)
@@ -258,3 +274,29 @@ def worker_env(fake: FakeOpenAI, **extra: str) -> dict[str, str]:
         "SOLVER": "openai",
         **extra,
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The fake OpenAI server, alone, until SIGTERM or SIGINT.")
+    parser.add_argument("--delay-ms", type=int, default=0, help="how long each answer takes")
+    parser.add_argument("--backlog", type=int, default=2048)
+    args = parser.parse_args()
+    fake = start_fake_openai(backlog=args.backlog)
+    fake.default = Ok(delay_s=args.delay_ms / 1000)
+    # Nothing reads what was sent: keep the process's memory flat.
+    fake.requests = _Discarded()
+    print(fake.base_url, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    fake.close()
+
+
+class _Discarded(list[Recorded]):
+    def append(self, item: Recorded) -> None:
+        pass
+
+
+if __name__ == "__main__":
+    main()
