@@ -11,6 +11,7 @@ from api.services import job_cancel
 from billing.models import UsageRecord
 from tests.api.helpers import make_job
 from tests.fakes.openai_server import API_KEY, Hang, Malformed, Ok, RateLimit, ServerError
+from workers.providers.base import SYSTEM_PROMPT
 from workers.providers.mock import MockProvider
 from workers.providers.openai_provider import retry_after_seconds
 from workers.runs import retry_delay
@@ -47,10 +48,28 @@ def test_it_solves_a_queued_job_and_bills_it_once(alice, fake_openai) -> None:
     # 1 cent + 600 input at 0.15, 400 cached at 0.075, 50 output at 0.60 (µ$ per token)
     assert usage.cost_micros == 10_000 + 90 + 30 + 30
     sent = fake_openai.completions()[0]
-    assert {k.lower(): v for k, v in sent.headers.items()}["authorization"] == f"Bearer {API_KEY}"
-    assert sent.body["model"] == "gpt-4o-mini"
-    image_part = sent.body["messages"][1]["content"][1]["image_url"]
-    assert image_part["detail"] == "high" and image_part["url"].startswith("data:image/png;base64,")
+    headers = {k.lower(): v for k, v in sent.headers.items()}
+    assert headers["authorization"] == f"Bearer {API_KEY}"
+    # The SDK's own request: its user agent and platform headers, JSON.
+    assert headers["user-agent"].startswith("OpenAI/Python")
+    assert headers["x-stainless-lang"] == "python"
+    assert headers["content-type"] == "application/json"
+    assert sent.body is not None
+    image_url = sent.body["messages"][1]["content"][1]["image_url"]
+    assert image_url["url"].startswith("data:image/png;base64,")
+    assert sent.body == {
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is 2+2?"},
+                    {"type": "image_url", "image_url": {"url": image_url["url"], "detail": "high"}},
+                ],
+            },
+        ],
+    }
 
 
 def test_a_redelivered_task_never_reruns_a_finished_job(alice, fake_openai) -> None:

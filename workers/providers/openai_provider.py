@@ -12,6 +12,7 @@ from typing import Any
 
 import openai
 from django.conf import settings
+from openai.types.chat import ChatCompletion
 
 from workers.providers.base import SYSTEM_PROMPT, Answer, ProviderError, SolveRequest
 
@@ -105,9 +106,18 @@ class OpenAIProvider:
     def solve(self, request: SolveRequest) -> Answer:
         data_url = f"data:{request.mime_type};base64,{base64.b64encode(request.image).decode('ascii')}"
         try:
-            completion = self.client.chat.completions.create(
-                model=request.model,
-                messages=_messages(request, data_url),
+            # client.post (the SDK's documented call for a body sent as it is)
+            # rather than chat.completions.create, which first walks the body
+            # through its type-annotation transformer: a third of the SDK's
+            # CPU a call here (3.6 against 2.4 ms, bench/report.md), for a
+            # body of plain keys it leaves unchanged. The client's options
+            # (key, timeout, no retries), its errors and the parsed
+            # ChatCompletion are the same.
+            completion = self.client.post(
+                "/chat/completions",
+                body={"model": request.model, "messages": _messages(request, data_url)},
+                cast_to=ChatCompletion,
+                options={"security": {"bearer_auth": True}},
             )
         except openai.OpenAIError as exc:
             raise _error_from(exc) from exc
