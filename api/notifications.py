@@ -14,19 +14,21 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from functools import lru_cache
 from uuid import UUID
 
 import redis
 from django.conf import settings
 
+from config.locked_cache import locked_lru_cache
+
 logger = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=1)
+@locked_lru_cache(maxsize=1)
 def _client() -> redis.Redis:
     # One client per process (thread-safe over its pool): building one per
-    # call cost more than the PUBLISH it sends.
+    # call cost more than the PUBLISH it sends. Built once even when a
+    # worker's threads all end their first job at once.
     pool = redis.ConnectionPool.from_url(
         settings.REDIS_URL, max_connections=settings.JOB_WAIT_REDIS_MAX_CONNECTIONS
     )

@@ -7,20 +7,21 @@ from __future__ import annotations
 import base64
 import email.utils
 import time
-from functools import lru_cache
 from typing import Any
 
 import openai
 from django.conf import settings
 from openai.types.chat import ChatCompletion
 
+from config.locked_cache import locked_lru_cache
 from workers.providers.base import SYSTEM_PROMPT, Answer, ProviderError, SolveRequest
 
 
-@lru_cache(maxsize=4)
+@locked_lru_cache(maxsize=4)
 def _client(api_key: str, base_url: str | None, timeout: float) -> openai.OpenAI:
     # One client (one HTTP connection pool) per configuration, shared by the
-    # worker's threads; the SDK client is thread-safe.
+    # worker's threads; the SDK client is thread-safe. Built once even when
+    # every thread's first call comes at the same time (config/locked_cache.py).
     return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
 
 

@@ -1,0 +1,35 @@
+"""functools.lru_cache for what is costly to build and shared by threads.
+
+lru_cache does not hold other callers while it calls the function: threads
+that miss together each build their own value, and all but one are thrown
+away (its documentation says so). A worker's threads all start their first
+task at once, so a client built on first use was built once per thread:
+500 OpenAI clients a process at 1,000 jobs in flight, each loading the CA
+bundle for its TLS context (bench/report.md). Here the first caller builds
+the value and the others wait for it."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def locked_lru_cache(maxsize: int) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def decorate(function: Callable[..., T]) -> Callable[..., T]:
+        cached = functools.lru_cache(maxsize=maxsize)(function)
+        lock = threading.Lock()
+
+        @functools.wraps(function)
+        def call(*args: Hashable) -> T:
+            # Held for a lookup once built: well under a microsecond.
+            with lock:
+                return cached(*args)
+
+        call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        return call
+
+    return decorate
