@@ -17,9 +17,10 @@ import itertools
 import statistics
 import threading
 from dataclasses import dataclass
-from functools import cache
 
 from PIL import Image, ImageOps
+
+from config.locked_cache import locked_lru_cache
 
 # Text is scaled so that its capitals are about this tall before reading:
 # on the benchmark's printed problems 30 px read best (44 px split "+" into
@@ -154,7 +155,7 @@ def _same_glyph(first: Symbol, second: Symbol) -> bool:
     return first.text.lower() == second.text.lower() and narrower > 0 and overlap >= narrower * 0.5
 
 
-@cache
+@locked_lru_cache(maxsize=1)  # one engine (two Tesseract instances), even for threads starting together
 def _engine() -> _Engine:
     return _Engine()
 
