@@ -13,23 +13,31 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
-def locked_lru_cache(maxsize: int) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    def decorate(function: Callable[..., T]) -> Callable[..., T]:
-        cached = functools.lru_cache(maxsize=maxsize)(function)
-        lock = threading.Lock()
+class LockedLruCache(Generic[T]):
+    """`function` behind functools.lru_cache(maxsize), called under a lock."""
 
-        @functools.wraps(function)
-        def call(*args: Hashable) -> T:
-            # Held for a lookup once built: well under a microsecond.
-            with lock:
-                return cached(*args)
+    def __init__(self, function: Callable[..., T], maxsize: int) -> None:
+        self._cached = functools.lru_cache(maxsize=maxsize)(function)
+        self._lock = threading.Lock()
+        functools.update_wrapper(self, function)
 
-        call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
-        return call
+    def __call__(self, *args: Hashable) -> T:
+        # Held for a lookup once built: well under a microsecond.
+        with self._lock:
+            return self._cached(*args)
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._cached.cache_clear()
+
+
+def locked_lru_cache(maxsize: int) -> Callable[[Callable[..., T]], LockedLruCache[T]]:
+    def decorate(function: Callable[..., T]) -> LockedLruCache[T]:
+        return LockedLruCache(function, maxsize)
 
     return decorate

@@ -71,9 +71,9 @@ def test_one_openai_client_for_the_threads_of_a_worker_starting_together(setting
 
 
 def test_one_redis_client_for_job_notifications() -> None:
-    notifications._client.cache_clear()  # type: ignore[attr-defined]
+    notifications._client.cache_clear()
     try:
         clients = _at_once(notifications._client)
         assert len({id(c) for c in clients}) == 1
     finally:
-        notifications._client.cache_clear()  # type: ignore[attr-defined]
+        notifications._client.cache_clear()
