@@ -11,12 +11,11 @@ import pytest
 
 from api import notifications
 from config.locked_cache import locked_lru_cache
-from workers.providers.openai_provider import OpenAIProvider
 
 THREADS = 16
 
 
-def _at_once(function, threads: int = THREADS) -> list:
+def at_once(function, threads: int = THREADS) -> list:
     """`function` called by `threads` threads released together."""
     barrier = threading.Barrier(threads)
 
@@ -37,7 +36,7 @@ def test_threads_that_miss_together_build_the_value_once() -> None:
         time.sleep(0.05)  # long enough for every thread to miss
         return object()
 
-    values = _at_once(lambda: build("a"))
+    values = at_once(lambda: build("a"))
     assert built == ["a"]
     assert len({id(v) for v in values}) == 1
     # Other arguments are another value; the least recently used one goes.
@@ -62,18 +61,10 @@ def test_an_error_is_not_cached_and_the_next_caller_builds_again() -> None:
     assert build() == 2 and build() == 2
 
 
-def test_one_openai_client_for_the_threads_of_a_worker_starting_together(settings) -> None:
-    settings.OPENAI_API_KEY = "sk-test-locked-cache"
-    settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"  # never called
-    settings.OPENAI_TIMEOUT_S = 7
-    clients = _at_once(lambda: OpenAIProvider().client)
-    assert len({id(c) for c in clients}) == 1
-
-
 def test_one_redis_client_for_job_notifications() -> None:
     notifications._client.cache_clear()
     try:
-        clients = _at_once(notifications._client)
+        clients = at_once(notifications._client)
         assert len({id(c) for c in clients}) == 1
     finally:
         notifications._client.cache_clear()
