@@ -80,12 +80,12 @@ SOLVER = os.environ.get("BENCH_WORKER_SOLVER", "mock")
 
 
 def run(report: Any) -> None:
+    if SOLVER not in ("mock", "openai"):
+        raise SystemExit(f"BENCH_WORKER_SOLVER must be mock or openai, not {SOLVER!r}")
     report.title = "Worker throughput against Celery's floor (bench_worker)"
     if SOLVER == "openai":
         report.title = "Worker throughput with the real openai SDK, against Celery's floor (bench_worker)"
     url = os.environ.get("BENCH_WORKER_DATABASE_URL") or DEFAULT_URL
-    if SOLVER not in ("mock", "openai"):
-        raise SystemExit(f"BENCH_WORKER_SOLVER must be mock or openai, not {SOLVER!r}")
     if not url.startswith(("postgres://", "postgresql://")):
         report.skip("needs PostgreSQL (BENCH_WORKER_DATABASE_URL)")
         return

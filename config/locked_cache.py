@@ -2,11 +2,11 @@
 
 lru_cache does not hold other callers while it calls the function: threads
 that miss together each build their own value, and all but one are thrown
-away (its documentation says so). A worker's threads all start their first
-task at once, so a client built on first use was built once per thread:
-500 OpenAI clients a process at 1,000 jobs in flight, each loading the CA
-bundle for its TLS context (bench/report.md). Here the first caller builds
-the value and the others wait for it."""
+away (its documentation says so). A worker's threads take their first
+tasks together, so a client built on first use was built by up to every
+thread: 500 threads released together built 500 OpenAI clients, each
+loading the CA bundle for its TLS context (bench/report.md). Here the first
+caller builds the value and the others wait for it."""
 
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from api.webhooks.validation import WebhookTarget, url_for_log
+from config.locked_cache import locked_lru_cache
 
 logger = logging.getLogger(__name__)
 
@@ -99,19 +100,14 @@ class _ThreadState(threading.local):
 
 
 _state = _ThreadState()
-_ssl_lock = threading.Lock()
-_ssl: ssl.SSLContext | None = None
 
 
+@locked_lru_cache(maxsize=1)
 def _ssl_context() -> ssl.SSLContext:
     """One TLS context (certifi's CAs) for the process: loading the CAs is
     most of what building a client costs. An SSLContext may be shared by
     threads once configured."""
-    global _ssl
-    with _ssl_lock:
-        if _ssl is None:
-            _ssl = httpx.create_ssl_context(trust_env=False)
-        return _ssl
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def _thread_state() -> _ThreadState:

@@ -79,6 +79,8 @@ class FakeOpenAI:
     server: ThreadingHTTPServer
     thread: threading.Thread
     requests: list[Recorded] = field(default_factory=list)
+    # False: requests are not kept (a long bench run reads none of them).
+    keep_requests: bool = True
     _script: list[Behaviour] = field(default_factory=list)
     # What requests get once the script runs out.
     default: Behaviour = field(default_factory=Ok)
@@ -191,7 +193,8 @@ def _handler(fake_ref: list[FakeOpenAI]) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = None
             record = Recorded(path=self.path, headers=dict(self.headers.items()), body=body)
-            fake.requests.append(record)
+            if fake.keep_requests:
+                fake.requests.append(record)
             status, payload, headers = self._answer(fake, body)
             record.status = status
             if status:
@@ -283,19 +286,13 @@ def main() -> None:
     args = parser.parse_args()
     fake = start_fake_openai(backlog=args.backlog)
     fake.default = Ok(delay_s=args.delay_ms / 1000)
-    # Nothing reads what was sent: keep the process's memory flat.
-    fake.requests = _Discarded()
+    fake.keep_requests = False
     print(fake.base_url, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     fake.close()
-
-
-class _Discarded(list[Recorded]):
-    def append(self, item: Recorded) -> None:
-        pass
 
 
 if __name__ == "__main__":

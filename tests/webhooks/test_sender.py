@@ -202,7 +202,8 @@ def tls_receiver(certificates, monkeypatch) -> Iterator[WebhookReceiver]:
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(certificates / "leaf.pem", certificates / "leaf.key")
     # The sender trusts the test CA instead of certifi's (and nothing else).
-    monkeypatch.setattr(sender, "_ssl", ssl.create_default_context(cafile=str(certificates / "ca.pem")))
+    trusted = ssl.create_default_context(cafile=str(certificates / "ca.pem"))
+    monkeypatch.setattr(sender, "_ssl_context", lambda: trusted)
     with WebhookReceiver(keep_alive=True, tls=server) as receiver:
         yield receiver
 

@@ -4,13 +4,16 @@ the fake OpenAI server through the real SDK."""
 
 from __future__ import annotations
 
+import socket
 import threading
+
+import pytest
 
 import tests.fakes.openai_server as fake_api
 from tests.api.helpers import image_bytes
 from tests.config.test_locked_cache import at_once
 from workers.providers import openai_provider
-from workers.providers.base import SolveRequest
+from workers.providers.base import ProviderError, SolveRequest
 from workers.providers.openai_provider import THREADS_PER_CLIENT, OpenAIProvider
 
 THREADS = 2 * THREADS_PER_CLIENT + 8
@@ -61,3 +64,18 @@ def test_every_group_calls_the_model(settings) -> None:
         fake.close()
     assert answers == [fake_api.DEFAULT_TEXT] * THREADS
     assert len(groups) >= 3
+
+
+def test_a_provider_that_cannot_be_reached_is_a_retryable_error(settings) -> None:
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.OPENAI_API_KEY = fake_api.API_KEY
+    settings.OPENAI_BASE_URL = f"http://127.0.0.1:{port}/v1"
+    settings.OPENAI_TIMEOUT_S = 5
+    request = SolveRequest(
+        image=image_bytes(), mime_type="image/png", prompt="2+2?", model="gpt-4o-mini", detail="low"
+    )
+    with pytest.raises(ProviderError) as caught:
+        OpenAIProvider().solve(request)
+    assert (caught.value.code, caught.value.retryable) == ("provider_unavailable", True)
