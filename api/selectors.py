@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
 
+from accounts.authentication import ReadAlong
 from accounts.models import User
 from api.models import Job
 from billing.models import UsageRecord
@@ -27,32 +28,65 @@ def job_get_for_user(*, user: User, job_id: UUID | str) -> Job:
     # By the primary key alone, and the owner checked here: with the user in
     # the WHERE clause, PostgreSQL could walk the user's (user, ...) index
     # through every one of their jobs to find this one.
-    rows_found = _jobs_with_usage(f"WHERE j.{rows.column(Job, 'id')} = %s", [rows.prep(Job, "id", job_id)])
-    if not rows_found or rows_found[0].user_id != user.pk:
+    found = _jobs_with_usage(f"WHERE j.{rows.column(Job, 'id')} = %s", [rows.prep(Job, "id", job_id)])
+    return job_owned_by(found, user=user)
+
+
+def job_owned_by(found: list[Job], *, user: User) -> Job:
+    """The job found, if it is the user's; otherwise 404, as for none."""
+    if not found or found[0].user_id != user.pk:
         raise NotFound("No such job.")
-    return rows_found[0]
+    return found[0]
+
+
+def job_read_along(*, job_id: UUID | str) -> ReadAlong:
+    """The job and its usage, read in the bearer token's statement
+    (accounts.authentication.ReadAlong): a poll of a job is one round trip.
+    Loads a list of the job found, none or one, for job_owned_by."""
+    select, join = _job_with_usage_sql("j", "ju")
+    return ReadAlong(
+        select=select,
+        join=f"LEFT JOIN {join} ON j.{rows.column(Job, 'id')} = %s",
+        params=[rows.prep(Job, "id", job_id)],
+        load=_job_along,
+    )
+
+
+def _job_along(row: Sequence[Any]) -> list[Job]:
+    # Every column is NULL when the LEFT JOIN found no job; a job's key never is.
+    found = row[Job._meta.concrete_fields.index(Job._meta.pk)] is not None
+    return _jobs_of_rows([row]) if found else []
+
+
+def _job_with_usage_sql(job: str, usage: str) -> tuple[str, str]:
+    """The select list of a job and its usage record, and the FROM item that
+    joins them (the usage LEFT JOINed), with `job` and `usage` as aliases."""
+    job_pk, usage_job = rows.column(Job, "id"), rows.column(UsageRecord, "job")
+    select = f"{rows.columns(Job, job)}, {rows.columns(UsageRecord, usage)}"
+    join = (
+        f"({rows.table(Job)} {job} LEFT JOIN {rows.table(UsageRecord)} {usage}"
+        f" ON {usage}.{usage_job} = {job}.{job_pk})"
+    )
+    return select, join
 
 
 def _jobs_with_usage(where: str, params: Sequence[Any]) -> list[Job]:
-    """Jobs read with their usage records in one statement (a LEFT JOIN):
-    `where` follows `FROM <jobs> j LEFT JOIN <usage> u` and names the job
-    table `j`. Each job's usage is cached on it as select_related("usage")
-    leaves it: the record, or none to look up."""
-    job_pk, usage_job = rows.column(Job, "id"), rows.column(UsageRecord, "job")
-    sql = (
-        f"SELECT {rows.columns(Job, 'j')}, {rows.columns(UsageRecord, 'u')}"  # noqa: S608  (names from the models)
-        f" FROM {rows.table(Job)} j LEFT JOIN {rows.table(UsageRecord)} u ON u.{usage_job} = j.{job_pk}"
-        f" {where}"
-    )
+    """Jobs read with their usage records in one statement: `where` follows
+    the FROM item and names the job table `j`."""
+    select, join = _job_with_usage_sql("j", "u")
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
+        cursor.execute(f"SELECT {select} FROM {join} {where}", params)  # noqa: S608  (names from the models)
+        return _jobs_of_rows(cursor.fetchall())
+
+
+def _jobs_of_rows(found: Sequence[Sequence[Any]]) -> list[Job]:
+    """Jobs from rows of _job_with_usage_sql's select list, each with its usage
+    cached as select_related("usage") leaves it: the record, or none to look up."""
     split = rows.width(Job)
     jobs = rows.instances(Job, [row[:split] for row in found])
     billed = rows.instances(UsageRecord, [row[split:] for row in found if row[split] is not None])
     usage_of = {usage.job_id: usage for usage in billed}
     for job in jobs:
-        # As select_related("usage") leaves it: the record, or none to look up.
         Job.usage.related.set_cached_value(job, usage_of.get(job.pk))
     return jobs
 
@@ -170,19 +204,22 @@ def job_in_flight_below(*, user_id: int, limit: int) -> tuple[str, list[Any]]:
     return f"WHERE ({count}) < %s", [user_id, *Job.ACTIVE, limit, limit]
 
 
-def job_wait_for_user(*, user: User, job_id: UUID | str, seconds: float) -> Job:
+def job_wait_for_user(
+    *, user: User, job_id: UUID | str, seconds: float, found: list[Job] | None = None
+) -> Job:
     """The job, once it has ended or after `seconds`, whichever comes first.
     Blocks on a Redis subscription, not on database polling: register with
     this process's subscription, read again (a job that ended before that is
     seen here), then wait for the notification its terminal transition
     publishes. Holds a database connection only while it reads. Answers at once,
     with the job as it is, when the user already holds
-    JOB_MAX_CONCURRENT_WAITS waiting requests or Redis is unreachable."""
+    JOB_MAX_CONCURRENT_WAITS waiting requests or Redis is unreachable.
+    `found` is the first read when it was made already (job_read_along)."""
     from api.notifications import JobFinishedSubscription, wait_slot
     from config.admission import admission_released
     from config.database import connection_release
 
-    job = job_get_for_user(user=user, job_id=job_id)
+    job = job_get_for_user(user=user, job_id=job_id) if found is None else job_owned_by(found, user=user)
     if seconds <= 0 or job.is_terminal:
         return job
     # Before the Redis round trips too: many waiters arriving at once would

@@ -15,10 +15,16 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.authentication import authenticated_user
+from accounts.authentication import ReadAlong, authenticated_user
 from api.models import Job
 from api.representation import job_representation
-from api.selectors import JOB_LIST_ORDERING, job_get_for_user, job_listing_for_user, job_wait_for_user
+from api.selectors import (
+    JOB_LIST_ORDERING,
+    job_get_for_user,
+    job_listing_for_user,
+    job_read_along,
+    job_wait_for_user,
+)
 from api.serializers import ImageInputField, JobSerializer, MetadataField
 from api.services import job_cancel, job_submit
 from api.throttles import CancelThrottle, RateLimitedApi, ReadThrottle, SubmitThrottle
@@ -153,6 +159,11 @@ class JobDetailApi(RateLimitedApi):
         parameters=[_JOB_ID, InputSerializer],
         responses={200: JobSerializer},
     )
+    def read_along_token(self, request: Request) -> ReadAlong:
+        # A poll is the API's most frequent request: one round trip for the
+        # token and the job.
+        return job_read_along(job_id=self.kwargs["job_id"])
+
     def get(self, request: Request, job_id: UUID) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -160,6 +171,7 @@ class JobDetailApi(RateLimitedApi):
             user=authenticated_user(request),
             job_id=job_id,
             seconds=params.validated_data["wait"],
+            found=getattr(request, "read_along", None),
         )
         return Response(job_representation(job))
 
