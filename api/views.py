@@ -153,17 +153,17 @@ class JobDetailApi(RateLimitedApi):
             help_text="Hold the request up to this many seconds until the job ends.",
         )
 
+    def read_along_token(self, request: Request) -> ReadAlong:
+        # A poll is the API's most frequent request: one round trip for the
+        # token and the job.
+        return job_read_along(job_id=self.kwargs["job_id"])
+
     @extend_schema(
         operation_id="jobs_retrieve",
         summary="Get a job (optionally wait for it to end)",
         parameters=[_JOB_ID, InputSerializer],
         responses={200: JobSerializer},
     )
-    def read_along_token(self, request: Request) -> ReadAlong:
-        # A poll is the API's most frequent request: one round trip for the
-        # token and the job.
-        return job_read_along(job_id=self.kwargs["job_id"])
-
     def get(self, request: Request, job_id: UUID) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
