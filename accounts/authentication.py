@@ -25,8 +25,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class ReadAlong:
-    """A read a view has made in the token's own statement, saving a round
-    trip on its hot path (a client polling its job). `select` adds columns,
+    """A read a view asks to be made in the token's own statement, saving a
+    round trip on its hot path (a client polling its job). `select` adds columns,
     `join` adds LEFT JOINs (the token's user is `u`), `params` are the join's
     placeholders, and `load` turns the row's added values into what the view
     reads from `request.read_along`. A view offers one through

@@ -52,10 +52,13 @@ def job_read_along(*, job_id: UUID | str) -> ReadAlong:
     )
 
 
+# Where a job's key is in a row of its columns (rows.columns).
+_JOB_PK_INDEX = Job._meta.concrete_fields.index(Job._meta.pk)
+
+
 def _job_along(row: Sequence[Any]) -> list[Job]:
     # Every column is NULL when the LEFT JOIN found no job; a job's key never is.
-    found = row[Job._meta.concrete_fields.index(Job._meta.pk)] is not None
-    return _jobs_of_rows([row]) if found else []
+    return _jobs_of_rows([row]) if row[_JOB_PK_INDEX] is not None else []
 
 
 def _job_with_usage_sql(job: str, usage: str) -> tuple[str, str]:

@@ -6,6 +6,7 @@ for a bad token, and the session's path unchanged."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from django.db import connection
@@ -83,3 +84,11 @@ def test_waiting_on_a_job_read_along_still_waits_for_its_end(alice, alice_client
     response = alice_client.get(f"/api/v1/jobs/{job.id}?wait=5")
     assert response.status_code == 200
     assert response.json()["status"] == "canceled"
+
+
+def test_waiting_on_another_accounts_job_is_404_at_once(alice, bob_client) -> None:
+    """The read made with the token is checked for its owner before any wait."""
+    job = make_job(alice)
+    started = time.monotonic()
+    assert_problem(bob_client.get(f"/api/v1/jobs/{job.id}?wait=5"), 404, "not-found")
+    assert time.monotonic() - started < 4

@@ -19,6 +19,12 @@ from workers.providers.openai_provider import THREADS_PER_CLIENT, OpenAIProvider
 THREADS = 2 * THREADS_PER_CLIENT + 8
 
 
+def _request() -> SolveRequest:
+    return SolveRequest(
+        image=image_bytes(), mime_type="image/png", prompt="2+2?", model="gpt-4o-mini", detail="low"
+    )
+
+
 def _client_and_group() -> tuple[object, int]:
     client = OpenAIProvider().client
     return client, openai_provider._thread.number // THREADS_PER_CLIENT
@@ -45,9 +51,7 @@ def test_every_group_calls_the_model(settings) -> None:
     settings.OPENAI_API_KEY = fake_api.API_KEY
     settings.OPENAI_BASE_URL = fake.base_url
     settings.OPENAI_TIMEOUT_S = 10
-    request = SolveRequest(
-        image=image_bytes(), mime_type="image/png", prompt="2+2?", model="gpt-4o-mini", detail="low"
-    )
+    request = _request()
     lock = threading.Lock()
     groups: set[int] = set()
 
@@ -73,9 +77,7 @@ def test_a_provider_that_cannot_be_reached_is_a_retryable_error(settings) -> Non
     settings.OPENAI_API_KEY = fake_api.API_KEY
     settings.OPENAI_BASE_URL = f"http://127.0.0.1:{port}/v1"
     settings.OPENAI_TIMEOUT_S = 5
-    request = SolveRequest(
-        image=image_bytes(), mime_type="image/png", prompt="2+2?", model="gpt-4o-mini", detail="low"
-    )
+    request = _request()
     with pytest.raises(ProviderError) as caught:
         OpenAIProvider().solve(request)
     assert (caught.value.code, caught.value.retryable) == ("provider_unavailable", True)
