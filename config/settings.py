@@ -123,7 +123,10 @@ if DATABASE_URL:
             DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=not DATABASE_POOL
         )
     }
-    if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with timestamps parsed in C (config/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
+    if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "config.postgresql":
         if CONN_MAX_AGE:
             raise ImproperlyConfigured(
                 "CONN_MAX_AGE must be 0 with DATABASE_POOL (the pool keeps connections)"

@@ -1,0 +1,90 @@
+"""config/postgresql: Django's PostgreSQL backend with timestamps parsed by
+psycopg's C loader. The values must be those Django's own loader gives."""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import DataError, connection
+from django.db.backends.postgresql.psycopg_any import register_tzloader
+from psycopg.pq import Format
+from psycopg.types.datetime import TimestamptzLoader
+
+from config.postgresql.base import TIMESTAMPTZ_OID, TzLoader
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the backend is PostgreSQL's"),
+]
+
+# Each with its offset, so the session's zone matters; sub-second digits of
+# several lengths; a leap day. In UTC, the ends of Python's range too (in
+# another zone they fall outside it, for both loaders).
+VALUES = [
+    "2026-12-02 00:10:43.081123+00",
+    "2020-01-01 12:00:00+05",
+    "1900-06-01 00:00:00+01:30",
+    "2016-12-31 23:59:59.5-08",
+    "2024-02-29 12:34:56.1+00",
+]
+ENDS = ["0001-01-01 00:00:00+00", "9999-12-31 23:59:59.999999+00"]
+
+
+def _select(values: list[str]) -> str:
+    return "SELECT " + ", ".join(f"'{value}'::timestamptz" for value in values) + ", NULL::timestamptz"
+
+
+def _read_both(zone: datetime.tzinfo, values: list[str]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The row as this backend's loader reads it, then as Django's does, in
+    a session set to `zone`, as Django sets it to the connection's zone."""
+    ours = type("Loader", (TzLoader,), {"timezone": zone})
+    params = {**connection.get_connection_params(), "autocommit": True}
+    with psycopg.connect(**params) as raw:
+        raw.execute("SELECT set_config('TimeZone', %s, false)", [str(zone)])
+        rows: list[tuple[Any, ...]] = []
+        for register in (
+            lambda cursor: cursor.adapters.register_loader(TIMESTAMPTZ_OID, ours),
+            lambda cursor: register_tzloader(zone, cursor),
+        ):
+            with raw.cursor() as cursor:
+                register(cursor)
+                row = cursor.execute(_select(values)).fetchone()
+                assert row is not None
+                rows.append(row)
+    return rows[0], rows[1]
+
+
+def test_the_connection_reads_timestamps_with_the_backends_loader() -> None:
+    connection.ensure_connection()
+    loader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+    assert issubclass(loader, TzLoader)
+    assert loader.timezone is connection.timezone
+    if psycopg.pq.__impl__ in ("binary", "c"):
+        # The point of it: the loader parses in C, not in Python.
+        assert psycopg.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT) is not TimestamptzLoader
+
+
+def test_timestamps_equal_djangos_in_a_utc_session() -> None:
+    ours, djangos = _read_both(datetime.UTC, VALUES + ENDS)
+    assert ours == djangos
+    assert [repr(value) for value in ours] == [repr(value) for value in djangos]
+    assert all(value.tzinfo is datetime.UTC for value in ours if value is not None)
+    assert ours[-1] is None
+
+
+def test_timestamps_equal_djangos_in_another_session_zone() -> None:
+    """A TIME_ZONE set on the database (Django then sets the session's):
+    the same instants, carried in that zone."""
+    ours, djangos = _read_both(zoneinfo.ZoneInfo("America/St_Johns"), VALUES)
+    assert ours == djangos
+    assert [repr(value) for value in ours] == [repr(value) for value in djangos]
+
+
+def test_a_value_out_of_pythons_range_is_an_error_as_with_djangos_loader() -> None:
+    with connection.cursor() as cursor, pytest.raises(DataError):
+        cursor.execute("SELECT 'infinity'::timestamptz")
+        cursor.fetchone()
