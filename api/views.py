@@ -3,7 +3,6 @@ authorize, call one service or selector, render a JobSerializer."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -165,12 +164,11 @@ class JobDetailApi(RateLimitedApi):
         responses={200: JobSerializer},
     )
     def get(self, request: Request, job_id: UUID) -> Response:
-        params = self.InputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = self.InputSerializer.parse(request.query_params)
         job = job_wait_for_user(
             user=authenticated_user(request),
             job_id=job_id,
-            seconds=params.validated_data["wait"],
+            seconds=params["wait"],
             found=getattr(request, "read_along", None),
         )
         return Response(job_representation(job))
@@ -235,9 +233,7 @@ class JobListApi(RateLimitedApi):
         },
     )
     def get(self, request: Request) -> Response:
-        params = self.InputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        filters: dict[str, Any] = params.validated_data
+        filters = self.InputSerializer.parse(request.query_params)
         jobs = job_listing_for_user(
             user=authenticated_user(request),
             statuses=filters.get("status"),

@@ -127,13 +127,12 @@ class UsageListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[UsageRecord]:
-        filters = self.FilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = self.FilterSerializer.parse(self.request.query_params)
         return usage_list_for_user(
             user_id=_caller_id(self.request),
-            period_id=filters.validated_data.get("period"),
-            since=filters.validated_data.get("since"),
-            until=filters.validated_data.get("until"),
+            period_id=filters.get("period"),
+            since=filters.get("since"),
+            until=filters.get("until"),
         )
 
 
@@ -154,11 +153,8 @@ class PeriodListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[BillingPeriod]:
-        filters = self.FilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return period_list_for_user(
-            user_id=_caller_id(self.request), status=filters.validated_data.get("status")
-        )
+        filters = self.FilterSerializer.parse(self.request.query_params)
+        return period_list_for_user(user_id=_caller_id(self.request), status=filters.get("status"))
 
 
 class PeriodDetailApi(generics.RetrieveAPIView):
