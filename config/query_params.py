@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 
 class QueryParamsSerializer(serializers.Serializer):
@@ -18,19 +19,23 @@ class QueryParamsSerializer(serializers.Serializer):
     def parse(cls, query_params: Mapping[str, Any]) -> dict[str, Any]:
         """The validated parameters; a ValidationError (a 400) for a bad one.
         Most requests send none (a poll, a first page): they get the
-        defaults, validated once per class, since a serializer costs tens
-        of microseconds to build and run."""
-        if not query_params:
-            return dict(cls._defaults())
+        defaults, validated once per class where they are constants, since a
+        serializer costs tens of microseconds to build and run."""
+        if not query_params and (defaults := cls._defaults()) is not None:
+            return dict(defaults)
         serializer = cls(data=query_params)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
     @classmethod
     @cache
-    def _defaults(cls) -> Mapping[str, Any]:
-        # An exception (a required parameter) is not cached: raised each time.
+    def _defaults(cls) -> Mapping[str, Any] | None:
+        """None when a field's default is a callable (the time now, say):
+        computed per request, it cannot be kept. An exception (a required
+        parameter) is not cached either: raised each time."""
         serializer = cls(data={})
+        if any(f.default is not empty and callable(f.default) for f in serializer.fields.values()):
+            return None
         serializer.is_valid(raise_exception=True)
         return MappingProxyType(dict(serializer.validated_data))
 

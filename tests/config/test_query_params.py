@@ -18,6 +18,19 @@ class _Lookup(QueryParamsSerializer):
     token = serializers.CharField()
 
 
+class _Since(QueryParamsSerializer):
+    """A default computed per request, as `timezone.now` would be."""
+
+    calls = 0
+
+    @classmethod
+    def _next(cls) -> int:
+        cls.calls += 1
+        return cls.calls
+
+    since = serializers.IntegerField(required=False, default=lambda: _Since._next())
+
+
 def test_no_parameter_gives_the_defaults_every_time() -> None:
     first = _Page.parse(QueryDict(""))
     assert first == {"limit": 20}
@@ -45,3 +58,9 @@ def test_a_required_parameter_missing_is_refused_every_time() -> None:
             _Lookup.parse(QueryDict(""))
         assert "token" in refused.value.detail
     assert _Lookup.parse(QueryDict("token=abc")) == {"token": "abc"}
+
+
+def test_a_default_computed_per_request_is_computed_per_request() -> None:
+    first = _Since.parse(QueryDict(""))["since"]
+    assert _Since.parse(QueryDict(""))["since"] == first + 1
+    assert _Since.parse(QueryDict("since=5")) == {"since": 5}
