@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -52,7 +51,7 @@ def _token_with_user(digest: str, along: ReadAlong | None = None) -> tuple[ApiTo
         f"{' ' + along.join if along else ''}"
         f" WHERE t.{rows.column(ApiToken, 'digest')} = %s"
     )
-    with connection.cursor() as cursor:
+    with rows.prepared_cursor() as cursor:
         cursor.execute(sql, [*(along.params if along else ()), digest])
         row = cursor.fetchone()
     if row is None:

@@ -28,7 +28,9 @@ def job_get_for_user(*, user: User, job_id: UUID | str) -> Job:
     # By the primary key alone, and the owner checked here: with the user in
     # the WHERE clause, PostgreSQL could walk the user's (user, ...) index
     # through every one of their jobs to find this one.
-    found = _jobs_with_usage(f"WHERE j.{rows.column(Job, 'id')} = %s", [rows.prep(Job, "id", job_id)])
+    found = _jobs_with_usage(
+        f"WHERE j.{rows.column(Job, 'id')} = %s", [rows.prep(Job, "id", job_id)], prepared=True
+    )
     return job_owned_by(found, user=user)
 
 
@@ -73,11 +75,13 @@ def _job_with_usage_sql(job: str, usage: str) -> tuple[str, str]:
     return select, join
 
 
-def _jobs_with_usage(where: str, params: Sequence[Any]) -> list[Job]:
+def _jobs_with_usage(where: str, params: Sequence[Any], *, prepared: bool = False) -> list[Job]:
     """Jobs read with their usage records in one statement: `where` follows
-    the FROM item and names the job table `j`."""
+    the FROM item and names the job table `j`. `prepared` for a statement
+    whose text never varies (rows.prepared_cursor); a listing's varies with
+    its filters."""
     select, join = _job_with_usage_sql("j", "u")
-    with connection.cursor() as cursor:
+    with rows.prepared_cursor() if prepared else connection.cursor() as cursor:
         cursor.execute(f"SELECT {select} FROM {join} {where}", params)  # noqa: S608  (names from the models)
         return _jobs_of_rows(cursor.fetchall())
 

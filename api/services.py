@@ -348,7 +348,7 @@ def job_mark_running(*, job_id: UUID | str, task_id: str) -> Job | None:
 
 
 def _claim_row(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
-    with connection.cursor() as cursor:
+    with rows.prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row: tuple[Any, ...] | None = cursor.fetchone()
     return row
@@ -438,7 +438,7 @@ def job_mark_succeeded(
             return True
     with transaction.atomic():
         # A cursor, not the ORM: once per job (config/rows.py).
-        with connection.cursor() as cursor:
+        with rows.prepared_cursor() as cursor:
             cursor.execute(sql, params)
             updated = cursor.rowcount
         if not updated:

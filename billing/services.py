@@ -209,7 +209,7 @@ def _running_totals_add_on_commit(record: UsageRecord) -> None:
     def add_to_running_totals() -> None:
         # Only while the period is open: once closed, its totals are the
         # roll's sums of the records, this one included.
-        with connection.cursor() as cursor:
+        with rows.prepared_cursor() as cursor:
             cursor.execute(totals_sql, params)
 
     transaction.on_commit(add_to_running_totals, robust=True)

@@ -5,7 +5,9 @@ several times the round trip it prepares (on the bench machine a primary-key
 read took ~1 ms of CPU through the ORM, 0.3 ms through a cursor). Values go through the
 fields' own adaptation (`get_db_prep_save`) and conversion (the backend's
 and the field's converters, as the ORM applies them), so one SQL text
-serves PostgreSQL and SQLite. Everything else keeps using the ORM."""
+serves PostgreSQL and SQLite. On PostgreSQL they go through `prepared_cursor()`,
+which prepares them once per connection. Everything else keeps using the
+ORM."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
@@ -33,6 +36,16 @@ def _engine() -> str:
     backend): a plain read of the settings, where `connection.vendor` costs
     the thread-local lookup."""
     return str(connections.settings[DEFAULT_DB_ALIAS]["ENGINE"])
+
+
+def prepared_cursor() -> CursorWrapper:
+    """A cursor for one statement whose text repeats, once per job or
+    request: on PostgreSQL prepared once per connection and then only bound
+    and run (config/postgresql/base.py), elsewhere Django's. Its text must
+    not vary with the values (they go in placeholders, never in the SQL)."""
+    db = _db()
+    prepared: Callable[[], CursorWrapper] | None = getattr(db, "prepared_cursor", None)
+    return prepared() if prepared else db.cursor()
 
 
 def quote(name: str) -> str:
@@ -167,7 +180,7 @@ def insert(obj: M) -> M:
     db = _db()
     sql, fields, assigned = _insert(type(obj), _engine())
     params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
-    with db.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         if assigned:
             (obj.pk,) = cursor.fetchone()
@@ -227,7 +240,9 @@ def insert_from(
     values = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
     prefix = f"{before}; " if before else ""
     prefix += f"{with_} " if with_ else ""
-    with db.cursor() as cursor:
+    # Statements sent before it make a string of several, which only a
+    # client-side binding cursor runs.
+    with db.cursor() if before else prepared_cursor() as cursor:
         cursor.execute(prefix + head + select + returning, [*before_params, *with_params, *values, *params])
         if before:
             # The INSERT's result is the last one.

@@ -116,6 +116,10 @@ DATABASE_POOL = env_bool("DATABASE_POOL", True)
 DATABASE_POOL_MIN_SIZE = env_int("DATABASE_POOL_MIN_SIZE", 2)
 DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 10)
 DATABASE_POOL_TIMEOUT_S = env_int("DATABASE_POOL_TIMEOUT_S", 5)
+# The statements run on every job and request are prepared once per
+# connection (config/postgresql/base.py); 0 for a pooler that cannot keep
+# prepared statements (PgBouncer before 1.21 in transaction pooling).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 0 if DATABASE_POOL else 60)
 if DATABASE_URL:
     DATABASES = {

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -143,7 +143,7 @@ def webhook_account_read(*, user_id: int) -> WebhookAccount | None:
     events of every job, so through a cursor (config/rows.py)."""
     table, user_column = rows.table(WebhookAccount), rows.column(WebhookAccount, "user")
     sql = f"SELECT {rows.columns(WebhookAccount)} FROM {table} WHERE {user_column} = %s"  # noqa: S608
-    with connection.cursor() as cursor:
+    with rows.prepared_cursor() as cursor:
         cursor.execute(sql, [user_id])
         row = cursor.fetchone()
     return None if row is None else rows.instance(WebhookAccount, row)

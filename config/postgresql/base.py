@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend, with timestamps read by psycopg's C loader.
+"""Django's PostgreSQL backend, with timestamps read by psycopg's C loader
+and a cursor whose statements are prepared once per connection.
 
 Django (5.2) reads every `timestamptz` through a subclass of psycopg's
 pure-Python loader, to set the time zone it expects: about 3.7 µs a value
@@ -7,6 +8,16 @@ statement reads 15 such columns (the token's, its user's, the job's and its
 usage's). Django ticket #36960: psycopg's C class cannot be subclassed.
 This backend registers a loader that parses in C and sets the same time
 zone, so the values are those Django's loader gives.
+
+Django binds parameters on the client (one string a statement, which
+PostgreSQL parses and plans every time) and prepares nothing. The
+statements the product runs on every job and request (config/rows.py) take
+`prepared_cursor()` instead: parameters bound on the server and the
+statement prepared on the connection's first use of it, so PostgreSQL plans
+it once per connection (the claim and the success of a job: about half of
+their CPU in PostgreSQL, bench/report.md). DATABASE_PREPARED_STATEMENTS=0
+turns it off, for a pooler that cannot keep prepared statements (PgBouncer
+before 1.21 in transaction pooling).
 https://docs.djangoproject.com/en/5.2/ref/databases/#subclassing-the-built-in-database-backends
 """
 
@@ -17,7 +28,10 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
-from django.db.backends.postgresql import base
+from django.conf import settings
+from django.db.backends.postgresql import base, operations
+from django.db.backends.postgresql.psycopg_any import register_tzloader
+from django.db.backends.utils import CursorWrapper
 from psycopg.abc import AdaptContext
 from psycopg.adapt import AdaptersMap, Loader
 from psycopg.pq import Format
@@ -27,6 +41,11 @@ TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
 # psycopg's own map holds its C loader where psycopg[binary] (or [c]) is
 # installed, the Python one otherwise.
 _FASTEST = psycopg.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT) or TimestamptzLoader
+
+# psycopg's default: a statement run this many times through a server-binding
+# cursor is prepared even unasked. Only PreparedCursor binds on the server
+# here, and it asks at once.
+PREPARE_THRESHOLD = 5
 
 
 class TzLoader(Loader):
@@ -58,8 +77,58 @@ def _adapters(template: AdaptersMap, timezone: datetime.tzinfo | None) -> Adapte
     return adapters
 
 
+class PreparedCursor(psycopg.Cursor[Any]):
+    """psycopg's cursor, which binds on the server, preparing every
+    statement it runs (psycopg keeps the prepared ones per connection, the
+    least recently used dropped past `prepared_max`, 100)."""
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = True, **kwargs: Any) -> Any:
+        return super().execute(query, params, prepare=prepare, **kwargs)
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str:
+        if isinstance(cursor, PreparedCursor):
+            # Bound on the server: the text with its values, as Django shows
+            # a statement where all binding is on the server (debug and
+            # captured queries); the text alone if a value cannot be shown.
+            try:
+                return str(self.compose_sql(sql, params))
+            except psycopg.errors.DataError:
+                return sql
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def get_connection_params(self) -> dict[str, Any]:
         params: dict[str, Any] = super().get_connection_params()
         params["context"] = _adapters(params["context"], self.timezone)
+        if settings.DATABASE_PREPARED_STATEMENTS:
+            # Django passes None, which makes psycopg prepare nothing, even
+            # when asked. Only PreparedCursor asks: Django's cursors bind on
+            # the client, and psycopg never prepares through those.
+            params["prepare_threshold"] = PREPARE_THRESHOLD
         return params
+
+    def prepared_cursor(self) -> CursorWrapper:
+        """A cursor for a statement that runs again and again with the same
+        text: prepared on this connection the first time, then only bound
+        and executed. One statement an `execute` (server-side binding runs
+        no string of several). Django's own cursor where
+        DATABASE_PREPARED_STATEMENTS is off."""
+        if not settings.DATABASE_PREPARED_STATEMENTS:
+            return self.cursor()
+        # BaseDatabaseWrapper._cursor, with this cursor class.
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            cursor = PreparedCursor(self.connection)
+            # As Django's create_cursor: its loader on the cursor where the
+            # connection's time zone is not the one Django expects.
+            tzloader = self.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+            if self.timezone != tzloader.timezone:
+                register_tzloader(self.timezone, cursor)
+            # Django's own wrapping (debug cursor, thread check), as _cursor.
+            return self._prepare_cursor(cursor)  # type: ignore[attr-defined]

@@ -1,5 +1,7 @@
 """config/postgresql: Django's PostgreSQL backend with timestamps parsed by
-psycopg's C loader. The values must be those Django's own loader gives."""
+psycopg's C loader (the values must be those Django's own loader gives), and
+its prepared cursor (rows.prepared_cursor), which must behave as Django's
+cursor does but for planning a statement once per connection."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.db import DataError, connection
+from django.db import DataError, IntegrityError, connection
 from django.db.backends.postgresql.psycopg_any import register_tzloader
+from django.test.utils import CaptureQueriesContext, override_settings
 from psycopg.pq import Format
 from psycopg.types.datetime import TimestamptzLoader
 
+from accounts.models import User
+from config import rows
 from config.postgresql.base import TIMESTAMPTZ_OID, TzLoader
 
 pytestmark = [
@@ -88,3 +93,51 @@ def test_a_value_out_of_pythons_range_is_an_error_as_with_djangos_loader() -> No
     with connection.cursor() as cursor, pytest.raises(DataError):
         cursor.execute("SELECT 'infinity'::timestamptz")
         cursor.fetchone()
+
+
+def _prepared(text: str) -> list[str]:
+    """The statements this connection has prepared that contain `text`."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{text}%"])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_a_statement_is_prepared_once_and_then_reused() -> None:
+    user = User.objects.create_user("prepared@example.com", None)
+    sql = "SELECT email, date_joined FROM accounts_user WHERE id = %s /* prepared-once */"
+    found = []
+    for _ in range(3):
+        with rows.prepared_cursor() as cursor:
+            cursor.execute(sql, [user.pk])
+            found.append(cursor.fetchone())
+    assert _prepared("prepared-once") == [
+        "SELECT email, date_joined FROM accounts_user WHERE id = $1 /* prepared-once */"
+    ]
+    # The same row each time, its timestamp read by the backend's loader.
+    assert found == [("prepared@example.com", user.date_joined)] * 3
+    assert found[0][1].tzinfo is connection.timezone
+
+
+def test_prepared_statements_turned_off_prepare_nothing() -> None:
+    with override_settings(DATABASE_PREPARED_STATEMENTS=False):
+        assert connection.get_connection_params()["prepare_threshold"] is None
+        with rows.prepared_cursor() as cursor:
+            cursor.execute("SELECT %s::int /* not-prepared */", [1])
+            assert cursor.fetchone() == (1,)
+    assert _prepared("not-prepared") == []
+    assert connection.get_connection_params()["prepare_threshold"] is not None
+
+
+def test_a_prepared_statements_errors_are_djangos() -> None:
+    """The cursor is wrapped as Django's: psycopg's errors come out as
+    django.db's, which the services catch."""
+    User.objects.create_user("taken@example.com", None)
+    with pytest.raises(IntegrityError):
+        rows.insert(User(email="taken@example.com"))
+
+
+def test_a_prepared_statement_is_seen_by_djangos_query_capture() -> None:
+    with CaptureQueriesContext(connection) as captured, rows.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::text /* captured */", ["x"])
+    assert len(captured) == 1
+    assert "/* captured */" in captured[0]["sql"]
