@@ -194,6 +194,8 @@ class WebhooksBench(Bench):
     """bench_worker's Bench (environment, floor app, start of consuming),
     pointed at the webhooks worker."""
 
+    PROGRAM = "webhooks"
+
     def __init__(self, *, url: str, redis_url: str, tmp: Path, port: int) -> None:
         super().__init__(url=url, redis_url=redis_url, tmp=tmp)
         self.port = port

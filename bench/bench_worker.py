@@ -215,7 +215,8 @@ from celery import Celery, signals
 app = Celery("floor", broker=os.environ["FLOOR_BROKER"], backend=os.environ["FLOOR_BACKEND"])
 app.conf.update(
     task_acks_late=True,
-    worker_prefetch_multiplier=1,
+    # The product's solve worker's (bench_worker passes it on).
+    worker_prefetch_multiplier=int(os.environ["FLOOR_PREFETCH_MULTIPLIER"]),
     broker_transport_options={"visibility_timeout": 3600},
     broker_pool_limit=int(os.environ.get("FLOOR_POOL_LIMIT", "50")),
 )
@@ -302,6 +303,10 @@ class Drain:
 
 
 class Bench:
+    # The Procfile's line of the worker measured: its floor reserves as many
+    # messages a thread as it does.
+    PROGRAM = "worker"
+
     def __init__(self, *, url: str, redis_url: str, tmp: Path) -> None:
         self.url = url
         self.tmp = tmp
@@ -453,7 +458,12 @@ class Bench:
         bin/worker."""
         name = f"floor{uuid.uuid4().hex[:6]}"
         processes = _worker_processes(self.env)
-        env = {**self.floor_env, "FLOOR_OUT": str(out), "WORKER_CONCURRENCY": str(-(-in_flight // processes))}
+        env = {
+            **self.floor_env,
+            "FLOOR_OUT": str(out),
+            "FLOOR_PREFETCH_MULTIPLIER": _prefetch_multiplier(self.env, self.PROGRAM),
+            "WORKER_CONCURRENCY": str(-(-in_flight // processes)),
+        }
         pool = _worker_options(env)
         commands = []
         for hostname in _hostnames(name, processes):
@@ -645,14 +655,15 @@ class Bench:
 
         cores = os.cpu_count()
         load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+        reserved = _prefetch_multiplier(self.env, self.PROGRAM)
         report.line(
             f"PostgreSQL {pg_version} (database re-created for the run) and a redis-server of the bench's "
             f"own; {cores} cores shared by the worker, PostgreSQL, Redis and the bench (load average at the "
             f"end: {load}). The worker is `bin/worker` as the Procfile's solve worker runs it "
             f"(WORKER_PROCESSES; the in-flight count is split between them; at 32 in flight: "
             f"{self.worker_settings}), DJANGO_DEBUG=0, {_solver_note()}. The floor is a bare Celery app "
-            "(acks late, prefetch 1, as the product) with the same processes, pool and concurrency "
-            "on the same broker."
+            f"(acks late, {reserved} message(s) reserved a thread, as the product's "
+            "solve worker) with the same processes, pool and concurrency on the same broker."
         )
         report.line()
         rows = []
@@ -735,6 +746,12 @@ def _worker_processes(env: dict[str, str]) -> int:
     command = [str(ROOT / "bin" / "worker"), "--print-processes"]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return max(1, int(out.stdout.strip()))
+
+
+def _prefetch_multiplier(env: dict[str, str], program: str) -> str:
+    """The messages a thread of the Procfile's `program` reserves: from
+    `env` if set there, else as its line sets it (1 by default)."""
+    return {**procfile_settings(program), **env}.get("CELERY_WORKER_PREFETCH_MULTIPLIER", "1")
 
 
 def _hostnames(name: str, processes: int) -> list[str]:

@@ -16,7 +16,8 @@ from billing.models import UsageRecord
 from tests.api.helpers import b64, image_bytes, upload
 from tests.fakes.openai_server import Hang, Ok, RateLimit, start_fake_openai, worker_env
 from tests.worker_process import running_worker, start_worker
-from workers.tasks.recovery import recover_expired_jobs_task
+from workers.celery import app
+from workers.tasks.recovery import recover_expired_jobs_task, requeue_stale_jobs_task
 
 pytestmark = [pytest.mark.e2e]
 
@@ -124,6 +125,66 @@ def test_a_sigkilled_workers_job_starts_again_within_30_s_and_is_billed_once(
     assert job.attempts == 2
     assert UsageRecord.objects.filter(job=job).count() == 1
     assert len(fake.completions()) == 2
+
+
+def _reserved(hostname: str) -> list[str]:
+    """The jobs whose messages the worker holds and has not started."""
+    replies = app.control.inspect(destination=[hostname], timeout=2).reserved() or {}
+    return [request["args"][0] for request in replies.get(hostname, [])]
+
+
+def test_a_sigkilled_worker_also_held_a_job_it_had_not_started_which_runs_once(
+    transactional_db, alice_client
+) -> None:
+    """The solve worker reserves two messages a thread (the Procfile's
+    CELERY_WORKER_PREFETCH_MULTIPLIER=2): a worker killed mid-job may also
+    hold a job it never claimed. On Redis that message stays unacknowledged
+    for the visibility timeout (RabbitMQ gives it back at once); the requeue
+    task publishes the job again (beat runs it every 15 s;
+    JOB_REQUEUE_AFTER_S, shortened here) and another worker runs it. The job
+    it was running comes back through its lease. Each succeeds once and is
+    billed once."""
+    fake = start_fake_openai()
+    try:
+        fake.script(Hang())
+        env = {**worker_env(fake), "CELERY_WORKER_PREFETCH_MULTIPLIER": "2", "JOB_REQUEUE_AFTER_S": "3"}
+        first = start_worker(extra_env=env, queues="solve", concurrency=1)
+
+        def submit() -> str:
+            return str(
+                alice_client.post("/api/v1/solve", {"image": b64(image_bytes())}, format="json").json()["id"]
+            )
+
+        running = submit()
+        assert fake.hanging.wait(30), first.log()
+        held = submit()
+        deadline = time.monotonic() + 30
+        while held not in _reserved(first.hostname) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert held in _reserved(first.hostname), first.log()
+        first.kill(signal.SIGKILL)
+        fake.release()
+        with running_worker(extra_env=env, queues="solve,maintenance") as second:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                recover_expired_jobs_task.delay()
+                requeue_stale_jobs_task.delay()
+                if (
+                    not Job.objects.filter(pk__in=[running, held])
+                    .exclude(status=Job.Status.SUCCEEDED)
+                    .exists()
+                ):
+                    break
+                time.sleep(1)
+            log = second.log()
+    finally:
+        fake.close()
+    jobs = {str(job.pk): job for job in Job.objects.filter(pk__in=[running, held])}
+    assert [jobs[running].status, jobs[held].status] == [Job.Status.SUCCEEDED] * 2, log
+    # The held job's first claim was the second worker's.
+    assert (jobs[running].attempts, jobs[held].attempts) == (2, 1)
+    assert UsageRecord.objects.filter(job_id__in=[running, held]).count() == 2
+    assert len(fake.completions()) == 3
 
 
 @pytest.mark.skipif(
