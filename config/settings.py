@@ -402,7 +402,7 @@ CELERY_TASK_ACKS_LATE = True
 # holding messages that another could start. The Procfile's and compose's
 # solve worker reserves 2: its runs start and end together when they wait on
 # the model alike, and a thread then starts the next job from what its
-# process already holds, not after a broker round trip each (0.79-0.81 of
+# process already holds, not after a broker round trip each (0.78-0.81 of
 # the ideal rate at 1,000 in flight with 1, 0.85-0.87 with 2;
 # docs/operations.md, "Worker sizing").
 CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1)
