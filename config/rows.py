@@ -211,6 +211,19 @@ def _insert_from(
     return head, returning, fields, returned
 
 
+def _inserted(obj: Model, cursor: CursorWrapper, returned: Sequence[Field[Any, Any]]) -> bool:
+    """Whether the INSERT just run inserted `obj`'s row; sets on it what the
+    row returned."""
+    if not returned:
+        return cursor.rowcount == 1
+    row = cursor.fetchone()
+    if row is None:
+        return False
+    for f, value in zip(returned, row, strict=True):
+        setattr(obj, f.attname, value)
+    return True
+
+
 def insert_from(
     obj: M,
     select: str,
@@ -228,34 +241,39 @@ def insert_from(
     for its placeholders. With `name`, `select` starts with the expression
     giving that field's value ("expr FROM ..."). `with_`: a WITH clause the
     statement starts with, whose names `select` may read, with `with_params`
-    for its placeholders. `before`: statements sent ahead of the INSERT in
-    the same query string, with `before_params`; PostgreSQL only (a
-    client-side binding cursor, Django's default, sends one string of several
-    statements in one round trip, run as one transaction outside an atomic
-    block, each statement with a snapshot of its own). False, and nothing
-    inserted, when the SELECT finds no row; else the field (and a primary key
-    the database assigns) is set from the row."""
+    for its placeholders. `before`: a statement run ahead of the INSERT in
+    the same round trip, with `before_params`; PostgreSQL only. Outside an
+    atomic block the two are one transaction, each with a snapshot of its
+    own: prepared and sent together in a pipeline (config/postgresql), or,
+    with prepared statements off, in one string of two statements, which
+    only Django's client-side binding cursor runs. False, and nothing
+    inserted, when the SELECT finds no row; else the field (and a primary
+    key the database assigns) is set from the row."""
     db = _db()
     head, returning, fields, returned = _insert_from(type(obj), name, _engine())
     values = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
-    prefix = f"{before}; " if before else ""
-    prefix += f"{with_} " if with_ else ""
-    # Statements sent before it make a string of several, which only a
-    # client-side binding cursor runs.
-    with db.cursor() if before else prepared_cursor() as cursor:
-        cursor.execute(prefix + head + select + returning, [*before_params, *with_params, *values, *params])
-        if before:
+    statement = (f"{with_} " if with_ else "") + head + select + returning
+    args = [*with_params, *values, *params]
+    if not before:
+        with prepared_cursor() as cursor:
+            cursor.execute(statement, args)
+            inserted = _inserted(obj, cursor, returned)
+    elif getattr(db, "prepares_statements", False):
+        with prepared_cursor() as cursor:
+            with db.prepared_pipeline():
+                cursor.execute(before, before_params)
+                cursor.execute(statement, args)
+            # The INSERT's result is the cursor's last.
+            inserted = _inserted(obj, cursor, returned)
+    else:
+        with db.cursor() as cursor:
+            cursor.execute(f"{before}; {statement}", [*before_params, *args])
             # The INSERT's result is the last one.
             while cursor.nextset():
                 pass
-        if returned:
-            row = cursor.fetchone()
-            if row is None:
-                return False
-            for f, value in zip(returned, row, strict=True):
-                setattr(obj, f.attname, value)
-        elif cursor.rowcount != 1:
-            return False
+            inserted = _inserted(obj, cursor, returned)
+    if not inserted:
+        return False
     obj._state.adding = False
     obj._state.db = db.alias
     return True

@@ -24,6 +24,8 @@ https://docs.djangoproject.com/en/5.2/ref/databases/#subclassing-the-built-in-da
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -112,13 +114,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
             params["prepare_threshold"] = PREPARE_THRESHOLD
         return params
 
+    @property
+    def prepares_statements(self) -> bool:
+        return bool(settings.DATABASE_PREPARED_STATEMENTS)
+
     def prepared_cursor(self) -> CursorWrapper:
         """A cursor for a statement that runs again and again with the same
         text: prepared on this connection the first time, then only bound
         and executed. One statement an `execute` (server-side binding runs
         no string of several). Django's own cursor where
         DATABASE_PREPARED_STATEMENTS is off."""
-        if not settings.DATABASE_PREPARED_STATEMENTS:
+        if not self.prepares_statements:
             return self.cursor()
         # BaseDatabaseWrapper._cursor, with this cursor class.
         self.close_if_health_check_failed()
@@ -132,3 +138,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 register_tzloader(self.timezone, cursor)
             # Django's own wrapping (debug cursor, thread check), as _cursor.
             return self._prepare_cursor(cursor)  # type: ignore[attr-defined]
+
+    @contextmanager
+    def prepared_pipeline(self) -> Iterator[None]:
+        """The statements a prepared cursor executes inside are sent together
+        and answered in one round trip, at the block's end (psycopg's
+        pipeline mode). Outside a transaction they are one transaction of
+        their own, as PostgreSQL runs the statements before a Sync; an error
+        in one rolls them all back, raised as Django's."""
+        self.ensure_connection()
+        with self.wrap_database_errors, self.connection.pipeline():
+            yield
