@@ -229,7 +229,7 @@ def _job_create(
         # queued or running, counted by the INSERT itself. One user's
         # submissions are serialised, so concurrent ones cannot all pass the
         # cap at once: on PostgreSQL by a lock on the user's row, sent with
-        # the INSERT in one string (the INSERT's snapshot is taken once the
+        # the INSERT in one round trip (the INSERT's snapshot is taken once the
         # lock is held, so its count sees every earlier submission of the
         # user); on SQLite by its IMMEDIATE transactions, which run one writer
         # at a time. On every submission: a cursor, not the ORM
@@ -237,14 +237,14 @@ def _job_create(
         below_cap = job_in_flight_below(user_id=user.pk, limit=settings.JOB_MAX_IN_FLIGHT)
         postgresql = connection.vendor == "postgresql"
         lock, lock_params = (_user_lock_sql(), [user.pk]) if postgresql else ("", [])
-        # On PostgreSQL outside a transaction, the string is one transaction
-        # of its own: one round trip, and the lock is held for as long as the
-        # INSERT runs, not for the client's turns between BEGIN, the lock, the
-        # INSERT and COMMIT. Otherwise SQLite's IMMEDIATE transaction, or
-        # inside a caller's transaction a savepoint, so that a failed INSERT
-        # rolls back this alone.
-        one_string = postgresql and not connection.in_atomic_block
-        with nullcontext() if one_string else transaction.atomic():
+        # On PostgreSQL outside a transaction, the two are one transaction of
+        # their own (rows.insert_from): one round trip, and the lock is held
+        # for as long as the INSERT runs, not for the client's turns between
+        # BEGIN, the lock, the INSERT and COMMIT. Otherwise SQLite's IMMEDIATE
+        # transaction, or inside a caller's transaction a savepoint, so that a
+        # failed INSERT rolls back this alone.
+        own_transaction = postgresql and not connection.in_atomic_block
+        with nullcontext() if own_transaction else transaction.atomic():
             admitted = rows.insert_from(job, *below_cap, before=lock, before_params=lock_params)
         if not admitted:
             raise _too_many_in_flight()
