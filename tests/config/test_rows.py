@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -89,18 +90,24 @@ def test_a_row_inserted_from_a_select_takes_its_value_from_the_row_found(alice) 
     assert (stored.job_id, stored.period_id, stored.input_tokens) == (found.job_id, period_id, 7)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="one string of statements is PostgreSQL's")
-def test_statements_before_the_insert_go_in_its_string_and_their_rows_are_skipped(alice) -> None:
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a statement sent before is PostgreSQL's")
+def test_a_statement_before_the_insert_goes_in_its_round_trip_and_its_rows_are_skipped(alice) -> None:
     period_id, select = _period_and_select(alice)
     record = UsageRecord(job=make_job(alice), user=alice, model="gpt-4o-mini", input_tokens=7)
 
     with CaptureQueriesContext(connection) as queries:
         inserted = rows.insert_from(
-            record, select, [period_id], name="period", before="SELECT %s, 'x'; SELECT 2", before_params=[-1]
+            record, select, [period_id], name="period", before="SELECT %s, 'x'", before_params=[7]
         )
 
     assert inserted is True
-    assert len(queries.captured_queries) == 1
+    statements = [query["sql"] for query in queries.captured_queries]
+    # Prepared, the two go in one pipeline; with prepared statements off, in one string.
+    if settings.DATABASE_PREPARED_STATEMENTS:
+        assert len(statements) == 2 and statements[1].startswith("INSERT INTO")
+    else:
+        assert len(statements) == 1 and "; INSERT INTO" in statements[0]
+    assert statements[0].startswith("SELECT 7, 'x'")
     assert record.period_id == period_id and record.pk > 0
     assert UsageRecord.objects.get(pk=record.pk).period_id == period_id
 
