@@ -130,6 +130,12 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # Django's backend with timestamps parsed in C (config/postgresql/base.py).
         DATABASES["default"]["ENGINE"] = "config.postgresql"
+    if DATABASE_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] == "config.postgresql":
+        # Django passes psycopg None unless told, and psycopg then prepares
+        # nothing, even when asked. 5 is psycopg's default; only the backend's
+        # prepared cursor asks, and at once (Django's cursors bind on the
+        # client, and psycopg never prepares through those).
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
     if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "config.postgresql":
         if CONN_MAX_AGE:
             raise ImproperlyConfigured(
@@ -406,6 +412,9 @@ CELERY_TASK_ACKS_LATE = True
 # the ideal rate at 1,000 in flight with 1, 0.85-0.87 with 2;
 # docs/operations.md, "Worker sizing").
 CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1)
+if CELERY_WORKER_PREFETCH_MULTIPLIER < 1:
+    # Celery reads 0 as "no limit": a worker would take every waiting message.
+    raise ImproperlyConfigured("CELERY_WORKER_PREFETCH_MULTIPLIER must be at least 1")
 CELERY_TASK_TRACK_STARTED = True
 # Task events feed Flower's task list (received, started, succeeded, ...):
 # CELERY_TASK_EVENTS=0 saves those messages on a busy host, and Flower then

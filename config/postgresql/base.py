@@ -30,7 +30,6 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
-from django.conf import settings
 from django.db.backends.postgresql import base, operations
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.backends.utils import CursorWrapper
@@ -43,11 +42,6 @@ TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
 # psycopg's own map holds its C loader where psycopg[binary] (or [c]) is
 # installed, the Python one otherwise.
 _FASTEST = psycopg.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT) or TimestamptzLoader
-
-# psycopg's default: a statement run this many times through a server-binding
-# cursor is prepared even unasked. Only PreparedCursor binds on the server
-# here, and it asks at once.
-PREPARE_THRESHOLD = 5
 
 
 class TzLoader(Loader):
@@ -107,23 +101,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_connection_params(self) -> dict[str, Any]:
         params: dict[str, Any] = super().get_connection_params()
         params["context"] = _adapters(params["context"], self.timezone)
-        if settings.DATABASE_PREPARED_STATEMENTS:
-            # Django passes None, which makes psycopg prepare nothing, even
-            # when asked. Only PreparedCursor asks: Django's cursors bind on
-            # the client, and psycopg never prepares through those.
-            params["prepare_threshold"] = PREPARE_THRESHOLD
         return params
 
     @property
     def prepares_statements(self) -> bool:
-        return bool(settings.DATABASE_PREPARED_STATEMENTS)
+        """Whether psycopg may prepare on this connection: Django's
+        OPTIONS["prepare_threshold"], which settings set from
+        DATABASE_PREPARED_STATEMENTS (None, Django's default: never)."""
+        return self.settings_dict["OPTIONS"].get("prepare_threshold") is not None
 
     def prepared_cursor(self) -> CursorWrapper:
         """A cursor for a statement that runs again and again with the same
         text: prepared on this connection the first time, then only bound
         and executed. One statement an `execute` (server-side binding runs
-        no string of several). Django's own cursor where
-        DATABASE_PREPARED_STATEMENTS is off."""
+        no string of several). Django's own cursor where nothing is
+        prepared (DATABASE_PREPARED_STATEMENTS=0)."""
         if not self.prepares_statements:
             return self.cursor()
         # BaseDatabaseWrapper._cursor, with this cursor class.

@@ -87,8 +87,8 @@ def test_it_refuses_past_the_cap_and_holds_nothing(alice, settings, sent_tasks) 
 
 
 def test_a_failed_insert_rolls_back_the_lock_and_leaves_the_connection_usable(alice, monkeypatch, sent_tasks):
-    """A twin caught by the unique (user, Idempotency-Key): the string's
-    transaction rolls back as a whole, and the connection answers the
+    """A twin caught by the unique (user, Idempotency-Key): the lock's and
+    the INSERT's transaction rolls back as a whole, and the connection answers the
     look-up that tells a key in use from another error."""
     from api import services
 

@@ -11,10 +11,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import DataError, IntegrityError, connection
 from django.db.backends.postgresql.psycopg_any import register_tzloader
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.test.utils import CaptureQueriesContext
 from psycopg.pq import Format
 from psycopg.types.datetime import TimestamptzLoader
 
@@ -103,7 +102,9 @@ def _prepared(text: str) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-@pytest.mark.skipif(not settings.DATABASE_PREPARED_STATEMENTS, reason="prepared statements off in this run")
+@pytest.mark.skipif(
+    not getattr(connection, "prepares_statements", False), reason="prepared statements off in this run"
+)
 def test_a_statement_is_prepared_once_and_then_reused() -> None:
     user = User.objects.create_user("prepared@example.com", None)
     sql = "SELECT email, date_joined FROM accounts_user WHERE id = %s /* prepared-once */"
@@ -120,12 +121,14 @@ def test_a_statement_is_prepared_once_and_then_reused() -> None:
     assert found[0][1].tzinfo is connection.timezone
 
 
-def test_prepared_statements_turned_off_prepare_nothing() -> None:
-    with override_settings(DATABASE_PREPARED_STATEMENTS=False):
-        assert connection.get_connection_params()["prepare_threshold"] is None
-        with rows.prepared_cursor() as cursor:
-            cursor.execute("SELECT %s::int /* not-prepared */", [1])
-            assert cursor.fetchone() == (1,)
+def test_prepared_statements_turned_off_prepare_nothing(monkeypatch) -> None:
+    """As DATABASE_PREPARED_STATEMENTS=0 leaves the connection's options."""
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", {**connection.settings_dict["OPTIONS"]})
+    connection.settings_dict["OPTIONS"].pop("prepare_threshold", None)
+    assert connection.get_connection_params()["prepare_threshold"] is None
+    with rows.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int /* not-prepared */", [1])
+        assert cursor.fetchone() == (1,)
     assert _prepared("not-prepared") == []
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -103,7 +102,7 @@ def test_a_statement_before_the_insert_goes_in_its_round_trip_and_its_rows_are_s
     assert inserted is True
     statements = [query["sql"] for query in queries.captured_queries]
     # Prepared, the two go in one pipeline; with prepared statements off, in one string.
-    if settings.DATABASE_PREPARED_STATEMENTS:
+    if getattr(connection, "prepares_statements", False):
         assert len(statements) == 2 and statements[1].startswith("INSERT INTO")
     else:
         assert len(statements) == 1 and "; INSERT INTO" in statements[0]

@@ -60,6 +60,16 @@ def test_database_url_selects_postgresql() -> None:
     assert json.loads(result.stdout) == "config.postgresql"
 
 
+@pytest.mark.parametrize(("flag", "threshold"), [("", 5), ("0", None)])
+def test_prepared_statements_follow_their_setting(flag: str, threshold: int | None) -> None:
+    env = {"DJANGO_DEBUG": "1", "DATABASE_URL": "postgres://u:p@db.example:5432/imagesolve"}
+    if flag:
+        env["DATABASE_PREPARED_STATEMENTS"] = flag
+    result = _settings(env, "s.DATABASES['default']['OPTIONS'].get('prepare_threshold')")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == threshold
+
+
 def test_postgresql_connections_come_from_a_bounded_pool() -> None:
     url = "postgres://u:p@db.example:5432/imagesolve"
     result = _settings(
@@ -146,8 +156,12 @@ def test_celery_broker_url_switches_the_broker_and_leaves_redis_to_the_rest() ->
             {"WEBHOOK_ATTEMPT_LEASE_S": "15", "WEBHOOK_TOTAL_TIMEOUT_S": "15"},
             "WEBHOOK_ATTEMPT_LEASE_S must exceed WEBHOOK_TOTAL_TIMEOUT_S",
         ),
+        (
+            {"CELERY_WORKER_PREFETCH_MULTIPLIER": "0"},
+            "CELERY_WORKER_PREFETCH_MULTIPLIER must be at least 1",
+        ),
     ],
-    ids=["job-lease", "webhook-attempt-lease"],
+    ids=["job-lease", "webhook-attempt-lease", "prefetch-unlimited"],
 )
 def test_it_refuses_a_lease_that_would_run_out_under_a_live_run(env: dict[str, str], message: str) -> None:
     result = _settings({"DJANGO_DEBUG": "1", **env})
