@@ -32,6 +32,7 @@ from config.pagination import CursorPagination
 from config.parsers import JSONParser
 from config.problems import Problem
 from config.query_params import QueryParamsSerializer
+from config.serializers import FlatInputSerializer
 
 IDEMPOTENCY_KEY_MAX_CHARS = 255
 
@@ -55,7 +56,7 @@ class JobCreateApi(RateLimitedApi):
     parser_classes = [JSONParser, MultiPartParser]
     throttle_classes = [SubmitThrottle]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(FlatInputSerializer):
         image = ImageInputField()
         prompt = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
         model = serializers.CharField(required=False, allow_blank=True, default="")
