@@ -124,3 +124,25 @@ class Job(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+
+class JobsInFlight(models.Model):
+    """How many of a user's jobs are queued or running. Kept by triggers on
+    the job table (migration 0005), in the transaction of every INSERT,
+    DELETE and change of a job's status, whatever makes it (the ORM, a
+    statement of config/rows.py, a bulk UPDATE), so that the in-flight cap
+    reads one row where it counted the user's jobs: under the submission's
+    lock, a count whose cost grew with every job in flight. Never written by
+    the code; a user without a row has none in flight."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    jobs = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "api_jobs_in_flight"
+        verbose_name_plural = "jobs in flight"
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.jobs}"

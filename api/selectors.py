@@ -14,7 +14,7 @@ from rest_framework.exceptions import NotFound
 
 from accounts.authentication import ReadAlong
 from accounts.models import User
-from api.models import Job
+from api.models import Job, JobsInFlight
 from billing.models import UsageRecord
 from config import rows
 
@@ -200,15 +200,18 @@ def job_listing_for_user(
 
 def job_in_flight_below(*, user_id: int, limit: int) -> tuple[str, list[Any]]:
     """A WHERE clause, and its parameters, that holds while the user has
-    fewer than `limit` jobs queued or running (counted no further, so
-    bounded whatever the backlog): for the INSERT ... SELECT that admits a
-    submission under the cap in the same statement. Written out, as the ORM
-    spends longer compiling this COUNT over a LIMITed subquery than the
-    database runs it; quoted identifiers from the model, the values are
-    parameters."""
-    where = f"{rows.column(Job, 'user')} = %s AND {rows.column(Job, 'status')} IN (%s, %s)"
-    count = f"SELECT COUNT(*) FROM (SELECT 1 FROM {rows.table(Job)} WHERE {where} LIMIT %s) AS t"  # noqa: S608
-    return f"WHERE ({count}) < %s", [user_id, *Job.ACTIVE, limit, limit]
+    fewer than `limit` jobs queued or running: for the INSERT ... SELECT that
+    admits a submission under the cap in the same statement. It reads the
+    user's row of JobsInFlight, which triggers keep (a user without one has
+    none in flight): one indexed row, where counting the jobs cost in
+    proportion to how many were in flight, under the submission's lock.
+    Written out, as the ORM spends longer compiling it than the database
+    runs it; quoted identifiers from the model, the values are parameters."""
+    jobs = f"SELECT {rows.column(JobsInFlight, 'jobs')} FROM {rows.table(JobsInFlight)}"  # noqa: S608
+    return f"WHERE COALESCE(({jobs} WHERE {rows.column(JobsInFlight, 'user')} = %s), 0) < %s", [
+        user_id,
+        limit,
+    ]
 
 
 def job_wait_for_user(

@@ -226,14 +226,14 @@ def _job_create(
     job.image.save(f"input.{image.extension}", ContentFile(image.data), save=False)
     try:
         # The job goes in only while the user has fewer than JOB_MAX_IN_FLIGHT
-        # queued or running, counted by the INSERT itself. One user's
+        # queued or running, as the INSERT itself reads them (JobsInFlight,
+        # which the INSERT's trigger then counts the job into). One user's
         # submissions are serialised, so concurrent ones cannot all pass the
         # cap at once: on PostgreSQL by a lock on the user's row, sent with
         # the INSERT in one round trip (the INSERT's snapshot is taken once the
-        # lock is held, so its count sees every earlier submission of the
-        # user); on SQLite by its IMMEDIATE transactions, which run one writer
-        # at a time. On every submission: a cursor, not the ORM
-        # (config/rows.py).
+        # lock is held, so it sees every earlier submission of the user); on
+        # SQLite by its IMMEDIATE transactions, which run one writer at a
+        # time. On every submission: a cursor, not the ORM (config/rows.py).
         below_cap = job_in_flight_below(user_id=user.pk, limit=settings.JOB_MAX_IN_FLIGHT)
         postgresql = connection.vendor == "postgresql"
         lock, lock_params = (_user_lock_sql(), [user.pk]) if postgresql else ("", [])
