@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts.models import User
 from api import events
 from api.images import ValidatedImage, image_validate
-from api.models import Job
+from api.models import Job, JobsInFlight
 from api.notifications import job_finished_notify
 from api.selectors import job_in_flight_below
 from api.webhooks.models import WebhookAccount
@@ -106,11 +106,24 @@ def _too_many_in_flight() -> Problem:
     )
 
 
-def _user_lock_sql() -> str:
-    """The statement that locks the user's row (its ID the one parameter)
-    until the transaction ends. Written out: it runs on every submission, and
-    the ORM's SELECT ... FOR UPDATE costs more to build than to run."""
-    return f"SELECT 1 FROM {rows.table(User)} WHERE {rows.column(User, 'id')} = %s FOR UPDATE"  # noqa: S608
+def _in_flight_lock_sql() -> str:
+    """The statement that locks the user's row of JobsInFlight (its user ID
+    the one parameter) until the transaction ends, making it first if the
+    user has none: an upsert, as a SELECT ... FOR UPDATE locks nothing that
+    is not there yet. That row, not the user's: the triggers of a job that
+    ends lock it too, and a lock on the user's row would also stop the key
+    check of the job's commit (FOR KEY SHARE, on every row referring to the
+    user) while waiting on this one: a deadlock. Written out: it runs on
+    every submission."""
+    table, user, jobs = (
+        rows.table(JobsInFlight),
+        rows.column(JobsInFlight, "user"),
+        rows.column(JobsInFlight, "jobs"),
+    )
+    return (
+        f"INSERT INTO {table} ({user}, {jobs}) VALUES (%s, 0) "  # noqa: S608
+        f"ON CONFLICT ({user}) DO UPDATE SET {jobs} = {table}.{jobs}"
+    )
 
 
 def _replay_or_conflict(*, user: User, key: str, fingerprint: str) -> Job | None:
@@ -229,14 +242,14 @@ def _job_create(
         # queued or running, as the INSERT itself reads them (JobsInFlight,
         # which the INSERT's trigger then counts the job into). One user's
         # submissions are serialised, so concurrent ones cannot all pass the
-        # cap at once: on PostgreSQL by a lock on the user's row, sent with
+        # cap at once: on PostgreSQL by a lock on that row, sent with
         # the INSERT in one round trip (the INSERT's snapshot is taken once the
         # lock is held, so it sees every earlier submission of the user); on
         # SQLite by its IMMEDIATE transactions, which run one writer at a
         # time. On every submission: a cursor, not the ORM (config/rows.py).
         below_cap = job_in_flight_below(user_id=user.pk, limit=settings.JOB_MAX_IN_FLIGHT)
         postgresql = connection.vendor == "postgresql"
-        lock, lock_params = (_user_lock_sql(), [user.pk]) if postgresql else ("", [])
+        lock, lock_params = (_in_flight_lock_sql(), [user.pk]) if postgresql else ("", [])
         # On PostgreSQL outside a transaction, the two are one transaction of
         # their own (rows.insert_from): one round trip, and the lock is held
         # for as long as the INSERT runs, not for the client's turns between

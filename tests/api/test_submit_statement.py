@@ -1,5 +1,5 @@
 """A submission on PostgreSQL, outside a transaction: the lock on the user's
-row and the job's INSERT go together, a transaction of their own, in one
+row of JobsInFlight and the job's INSERT go together, a transaction of their own, in one
 round trip (prepared, in a pipeline; with prepared statements off, one
 string of two statements). Inside a caller's transaction they go in a
 savepoint (tests/api/test_job_create.py runs there)."""
@@ -14,7 +14,7 @@ from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from api.models import Job
+from api.models import Job, JobsInFlight
 from api.services import job_submit
 from config import rows
 from config.problems import Problem
@@ -27,14 +27,14 @@ pytestmark = [
 ]
 
 
-def _user_row_free(user: User) -> bool:
-    """Whether another session can lock the user's row at once."""
+def _in_flight_row_free(user: User) -> bool:
+    """Whether another session can lock the user's row of JobsInFlight at once."""
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:
             cursor.execute("SET lock_timeout = '100ms'")
             try:
-                sql = f"SELECT 1 FROM {rows.table(User)} WHERE id = %s FOR UPDATE NOWAIT"  # noqa: S608
+                sql = f"SELECT 1 FROM {rows.table(JobsInFlight)} WHERE user_id = %s FOR UPDATE NOWAIT"  # noqa: S608
                 cursor.execute(sql, [user.pk])
             except OperationalError:  # LockNotAvailable
                 return False
@@ -49,12 +49,15 @@ def _idle() -> bool:
 
 
 def test_it_is_one_statement_and_holds_nothing_after_it(alice, sent_tasks) -> None:
-    def lock_user() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {rows.table(User)} WHERE id = %s FOR UPDATE", [alice.pk])  # noqa: S608
+    JobsInFlight.objects.create(user=alice)
 
-    with transaction_held_open(lock_user):
-        assert not _user_row_free(alice)  # the probe sees a held lock
+    def lock_row() -> None:
+        with connection.cursor() as cursor:
+            sql = f"SELECT 1 FROM {rows.table(JobsInFlight)} WHERE user_id = %s FOR UPDATE"  # noqa: S608
+            cursor.execute(sql, [alice.pk])
+
+    with transaction_held_open(lock_row):
+        assert not _in_flight_row_free(alice)  # the probe sees a held lock
 
     with CaptureQueriesContext(connection) as queries:
         job = job_submit(user=alice, image=image_bytes()).job
@@ -63,9 +66,10 @@ def test_it_is_one_statement_and_holds_nothing_after_it(alice, sent_tasks) -> No
     if len(statements) == 1:  # one string (prepared statements off)
         statements = statements[0].split("; ", 1)
     lock, insert = statements
-    assert lock.endswith("FOR UPDATE") and insert.startswith("INSERT INTO")
+    assert lock.startswith(f"INSERT INTO {rows.table(JobsInFlight)}") and "ON CONFLICT" in lock
+    assert insert.startswith(f"INSERT INTO {rows.table(Job)}")
     assert _idle()
-    assert _user_row_free(alice)
+    assert _in_flight_row_free(alice)
     assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
     # Published at once: the statement has committed.
     assert [task["args"] for task in sent_tasks] == [[str(job.pk)]]
@@ -81,7 +85,7 @@ def test_it_refuses_past_the_cap_and_holds_nothing(alice, settings, sent_tasks) 
 
     assert refused.value.status_code == 429
     assert stored_inputs() == stored_before
-    assert _idle() and _user_row_free(alice)
+    assert _idle() and _in_flight_row_free(alice)
     assert Job.objects.filter(user=alice).count() == 1
     assert len(sent_tasks) == 1
 
@@ -100,15 +104,16 @@ def test_a_failed_insert_rolls_back_the_lock_and_leaves_the_connection_usable(al
         job_submit(user=alice, image=image_bytes(), idempotency_key="order-1")
 
     assert refused.value.status_code == 409
-    assert _idle() and _user_row_free(alice)
+    assert _idle() and _in_flight_row_free(alice)
     assert list(Job.objects.filter(user=alice).values_list("pk", flat=True)) == [first.pk]
     assert stored_inputs() == stored_before
     assert len(sent_tasks) == 1
 
 
 def test_concurrent_submissions_of_one_user_admit_exactly_the_cap(alice, bob, settings, sent_tasks) -> None:
-    """Ten submissions of one user at once, room for three: each waits for
-    the lock, then counts what the ones before it committed."""
+    """Ten submissions of one user at once, room for three, its first ones:
+    each waits for the lock (the first makes the row it locks), then reads
+    the count the ones before it committed."""
     settings.JOB_MAX_IN_FLIGHT = 3
     start = threading.Barrier(10)
 
