@@ -132,8 +132,9 @@ class JobsInFlight(models.Model):
     DELETE and change of a job's status, whatever makes it (the ORM, a
     statement of config/rows.py, a bulk UPDATE), so that the in-flight cap
     reads one row where it counted the user's jobs: under the submission's
-    lock, a count whose cost grew with every job in flight. Never written by
-    the code; a user without a row has none in flight."""
+    lock, a count whose cost grew with every job in flight. The code never
+    changes the count: a submission's lock only makes the row, at 0, for a
+    user who has none (a user without a row has none in flight)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"

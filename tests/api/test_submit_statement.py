@@ -135,3 +135,5 @@ def test_concurrent_submissions_of_one_user_admit_exactly_the_cap(alice, bob, se
     assert outcomes == [202] * 5 + [429] * 5
     assert Job.objects.filter(user=alice, status__in=Job.ACTIVE).count() == 3
     assert Job.objects.filter(user=bob, status__in=Job.ACTIVE).count() == 2
+    # The kept count agrees, made by the first of each user's submissions.
+    assert dict(JobsInFlight.objects.values_list("user_id", "jobs")) == {alice.pk: 3, bob.pk: 2}
